@@ -1,0 +1,7 @@
+"""`tfgen render` (being built)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """No commands yet."""
