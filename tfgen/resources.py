@@ -17,8 +17,14 @@ def fonts_dir() -> Path:
 
 
 def templates_dir() -> Path:
-    """The shipped templates (`templates/` in the repo, `tfgen/templates` once installed)."""
-    return Path(str(resources.files("tfgen.templates")))
+    """The shipped templates: `tfgen/templates` once installed, `templates/` in a source checkout.
+
+    An editable install maps only the `tfgen` folder, so there the top-level folder is used directly.
+    """
+    try:
+        return Path(str(resources.files("tfgen.templates")))
+    except ModuleNotFoundError:
+        return package_dir().parent / "templates"
 
 
 def assets_dir() -> Path:
