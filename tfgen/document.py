@@ -134,9 +134,11 @@ class Document:
     def from_json(cls, text: str | bytes) -> "Document":
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            where = f"line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else None
-            raise DocumentError(f"malformed JSON ({getattr(exc, 'msg', exc)})", where=where) from None
+        except json.JSONDecodeError as exc:
+            raise DocumentError(f"malformed JSON ({exc.msg})", where=f"line {exc.lineno}, column {exc.colno}") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            # ValueError: json's limit on integer digits; RecursionError: absurdly deep nesting.
+            raise DocumentError(f"malformed JSON ({type(exc).__name__})") from None
         return cls.from_dict(data)
 
     def is_empty(self) -> bool:

@@ -19,12 +19,11 @@ def fonts_dir() -> Path:
 def templates_dir() -> Path:
     """The shipped templates: `tfgen/templates` once installed, `templates/` in a source checkout.
 
-    An editable install maps only the `tfgen` folder, so there the top-level folder is used directly.
+    The folder holds data only (no __init__.py), so it is looked up as a folder rather than
+    through importlib.resources, which gives a MultiplexedPath for such packages on 3.10/3.11.
     """
-    try:
-        return Path(str(resources.files("tfgen.templates")))
-    except ModuleNotFoundError:
-        return package_dir().parent / "templates"
+    installed = package_dir() / "templates"
+    return installed if installed.is_dir() else package_dir().parent / "templates"
 
 
 def assets_dir() -> Path:

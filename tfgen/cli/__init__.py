@@ -28,6 +28,14 @@ class _Group(TyperGroup):
             raise typer.Exit(130) from None
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from tfgen import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(
         cls=_Group,
@@ -38,6 +46,15 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
+    ) -> None:
+        """Illustrated comics, magazines and slide decks from one local Transfusion model."""
+
     for name in COMMAND_MODULES:
         importlib.import_module(f"tfgen.cli.{name}").register(app)
     return app

@@ -95,3 +95,17 @@ def register_pdf(key: str) -> str:
     f = face(key)
     pdfmetrics.registerFont(TTFont(f.pdf_name, str(f.path)))
     return f.pdf_name
+
+
+def register_face(key: str, path: Path, pptx_name: str, bold: bool = False, italic: bool = False) -> Face:
+    """Add a face found at run time (a system fallback font) to the registry under `key`.
+
+    Idempotent: registering the same key and path again returns the existing face.
+    """
+    existing = FACES.get(key)
+    if existing is not None:
+        if existing.path != Path(path):
+            raise TfgenError(f"font key {key!r} is already registered for {existing.path}")
+        return existing
+    FACES[key] = Face(key, Path(path), pptx_name, bold, italic)
+    return FACES[key]

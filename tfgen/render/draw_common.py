@@ -7,20 +7,19 @@ page's top-left corner, y down (see tfgen.layout.tree). Baselines are y values i
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from tfgen.layout import fonts
-from tfgen.layout.tree import Balloon, Paragraph, Rect, TextBox, TextStyle
+from tfgen.layout import fallback, fonts, textfit
+from tfgen.layout.tree import Balloon, Rect, TextBox, TextStyle
 
-# Bullets hang: the glyph sits at (level * BULLET_INDENT_EM) em, the text at one more indent.
-BULLET_INDENT_EM = 1.2
-BULLET_GLYPH = "\u2022"
 # A balloon's tail is this fraction of the shape's smaller side wide where it meets the shape.
 TAIL_BASE_FRACTION = 0.28
 OUTLINE_POINTS = 144
+# Corner radii of rounded balloons and rounded shapes, as fractions of the shorter side.
+BALLOON_CORNER = 0.25
+SHAPE_CORNER = 0.12
 
 
 def rgb(color: str) -> tuple[int, int, int]:
@@ -29,50 +28,37 @@ def rgb(color: str) -> tuple[int, int, int]:
     return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
 
 
-@functools.lru_cache(maxsize=None)
-def _ascent_em(font_key: str) -> float:
-    """The face's ascent as a fraction of the em, read from the TTF (hhea, as FreeType uses)."""
-    from reportlab.pdfbase import pdfmetrics
-
-    name = fonts.register_pdf(font_key)
-    return pdfmetrics.getFont(name).face.ascent / 1000.0
-
-
-def first_baseline(font_key: str, size: float, leading: float = 1.2) -> float:
-    """Distance from a text area's top to its first baseline, in points.
-
-    tfgen.layout.textfit owns this convention once it exists; until then: half the extra
-    leading above the line, then the font's ascent (the CSS line-box model).
-    """
-    try:
-        from tfgen.layout import textfit  # written in parallel; may not exist yet
-    except ImportError:
-        textfit = None
-    shared = getattr(textfit, "first_baseline", None)
-    if shared is not None:
-        return float(shared(font_key, size))
-    return (leading - 1.0) * size / 2.0 + _ascent_em(font_key) * size
-
-
-def string_width(text: str, font_key: str, size: float) -> float:
-    """Advance width of `text` in points, measured on the same TTF the layout used."""
-    from reportlab.pdfbase import pdfmetrics
-
-    return pdfmetrics.stringWidth(text, fonts.register_pdf(font_key), size)
-
-
-def bullet_indent(size: float) -> float:
-    return BULLET_INDENT_EM * size
+def ensure_face(key: str) -> fonts.Face:
+    """The face for `key`, registering the system fallback faces first when it names one of them."""
+    if key not in fonts.FACES and key.startswith("fallback-"):
+        fallback.fallback_faces()
+    return fonts.face(key)
 
 
 @dataclass(frozen=True)
 class PlacedLine:
-    """One line of text ready to draw: its left x and baseline y in layout points."""
+    """One line of text ready to draw: its left x and baseline y in layout points.
+
+    `runs` are (x, text, face key) pieces: the line split where characters need a fallback face.
+    """
 
     x: float
     baseline: float
     text: str
+    runs: tuple[tuple[float, str, str], ...]
     is_bullet_glyph: bool = False
+
+
+def line_runs(text: str, font: str, size: float, x: float) -> tuple[tuple[float, str, str], ...]:
+    """Split a line into (x, piece, face) runs, measured as textfit measures them."""
+    ensure_face(font)
+    if not fallback.missing_chars(text, font):
+        return ((x, text, font),)
+    out = []
+    for piece, key in fallback.runs(text, font):
+        out.append((x, piece, key))
+        x += textfit.text_width(piece, key, size)
+    return tuple(out)
 
 
 def text_area(box: Union[TextBox, Balloon]) -> Rect:
@@ -86,39 +72,35 @@ def text_area(box: Union[TextBox, Balloon]) -> Rect:
     return box.rect.inset(box.padding)
 
 
-def block_height(paragraphs: list[Paragraph], style: TextStyle, paragraph_gap: float) -> float:
-    """Height of all lines: line count times line height, plus the gaps between paragraphs."""
-    n_lines = sum(len(p.lines) for p in paragraphs)
-    gaps = max(len([p for p in paragraphs if p.lines]) - 1, 0)
-    return n_lines * style.size * style.leading + gaps * paragraph_gap
-
-
 def place_lines(box: Union[TextBox, Balloon]) -> list[PlacedLine]:
-    """Every line (and bullet glyph) of a text box or balloon at its final position."""
+    """Every line (and bullet glyph) of a text box or balloon at its final position.
+
+    Baselines follow tfgen.layout.textfit's convention (first_baseline, line_height), so this
+    is where the layout measured them.
+    """
     style = box.style
     area = text_area(box)
-    valign = getattr(box, "valign", "middle" if isinstance(box, Balloon) else "top")
-    gap = getattr(box, "paragraph_gap", 0.0)
-    height = block_height(box.paragraphs, style, gap)
+    valign = box.valign if isinstance(box, TextBox) else "middle"
+    gap = box.paragraph_gap if isinstance(box, TextBox) else 0.0
+    drawn = [p for p in box.paragraphs if p.lines]
+    height = textfit.text_height(drawn, style.size, style.leading, gap)
     top = area.y
     if valign == "middle":
         top = area.y + (area.h - height) / 2
     elif valign == "bottom":
         top = area.bottom - height
-    line_h = style.size * style.leading
-    baseline = top + first_baseline(style.font, style.size, style.leading)
+    line_h = textfit.line_height(style.size, style.leading)
+    baseline = top + textfit.first_baseline(style.font, style.size, style.leading)
     placed: list[PlacedLine] = []
-    for para in box.paragraphs:
-        if not para.lines:
-            continue
-        left, width = area.x, area.w
+    for para in drawn:
+        left = area.x + textfit.bullet_text_indent(para.bullet_level, style.size)
         if para.bullet_level is not None:
-            glyph_x = area.x + para.bullet_level * bullet_indent(style.size)
-            placed.append(PlacedLine(glyph_x, baseline, BULLET_GLYPH, is_bullet_glyph=True))
-            left = glyph_x + bullet_indent(style.size)
-            width = area.right - left
+            glyph_x = area.x + textfit.bullet_glyph_indent(para.bullet_level, style.size)
+            glyph = textfit.BULLET_GLYPH
+            placed.append(PlacedLine(glyph_x, baseline, glyph, line_runs(glyph, style.font, style.size, glyph_x), True))
         for line in para.lines:
-            placed.append(PlacedLine(_aligned_x(line, style, left, width), baseline, line))
+            x = _aligned_x(line, style, left, area.right - left)
+            placed.append(PlacedLine(x, baseline, line, line_runs(line, style.font, style.size, x)))
             baseline += line_h
         baseline += gap
     return placed
@@ -127,7 +109,7 @@ def place_lines(box: Union[TextBox, Balloon]) -> list[PlacedLine]:
 def _aligned_x(line: str, style: TextStyle, left: float, width: float) -> float:
     if style.align == "left":
         return left
-    slack = width - string_width(line, style.font, style.size)
+    slack = width - textfit.text_width(line, style.font, style.size)
     return left + (slack / 2 if style.align == "center" else slack)
 
 
@@ -163,9 +145,9 @@ def balloon_outline(b: Balloon) -> list[tuple[float, float]]:
     if b.shape == "ellipse":
         pts = _ellipse_points(r, OUTLINE_POINTS)
     else:
-        pts = _densify(_rounded_points(r, min(r.w, r.h) * 0.25), max(min(r.w, r.h) / 40, 0.5))
+        pts = _densify(_rounded_points(r, min(r.w, r.h) * BALLOON_CORNER), max(min(r.w, r.h) / 40, 0.5))
     tx, ty = b.tail
-    if _inside(b, tx, ty):
+    if tail_inside(b):
         return pts
     cx, cy = r.x + r.w / 2, r.y + r.h / 2
     target = math.atan2((ty - cy) / max(r.h, 1e-6), (tx - cx) / max(r.w, 1e-6))
@@ -189,7 +171,9 @@ def _densify(pts: list[tuple[float, float]], step: float) -> list[tuple[float, f
     return out
 
 
-def _inside(b: Balloon, x: float, y: float) -> bool:
+def tail_inside(b: Balloon) -> bool:
+    """True when the tail point lies inside the balloon's shape (then it has no tail)."""
+    x, y = b.tail
     r = b.rect
     if b.shape == "ellipse":
         dx = (x - (r.x + r.w / 2)) / max(r.w / 2, 1e-6)
@@ -223,5 +207,5 @@ def shape_points(kind: str, r: Rect) -> Optional[list[tuple[float, float]]]:
     if kind == "ellipse":
         return _ellipse_points(r, OUTLINE_POINTS)
     if kind == "rounded":
-        return _rounded_points(r, min(r.w, r.h) * 0.12)
+        return _rounded_points(r, min(r.w, r.h) * SHAPE_CORNER)
     return None

@@ -1,0 +1,240 @@
+"""Training-step throughput, host overhead and efficiency of the trainer on this machine (prints measured figures).
+
+    python benchmarks/bench_train.py [--threads 2] [--steps 6] [--quick]
+
+1. tokens/s and samples/s of full trainer steps (forward, backward, clip, AdamW, EMA) for the
+   `tiny` preset and the storyworld preset `world-s`, fp32 and bf16 autocast side by side.
+   A sample is one document (one captioned image: ~25 text tokens + the image's patches), one per row.
+2. Host time per step (wall time of the step minus the time inside top-level aten operators,
+   from torch.profiler) for `tiny` at batch 8 and batch 128: the ratio must stay under 1.2.
+3. Achieved FLOP/s of a `world-s` step (FLOPs counted by torch.utils.flop_counter for forward +
+   backward) as a share of the matrix-product peak measured here in the same dtype.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from tfgen.model.batch import ImageItem, PackedBatch, SpecialIds, pack_documents  # noqa: E402
+from tfgen.model.config import ModelConfig, preset  # noqa: E402
+from tfgen.train.config import train_config_from_mapping  # noqa: E402
+from tfgen.train.distributed import DistContext  # noqa: E402
+from tfgen.train.pipeline import build_model  # noqa: E402
+from tfgen.train.trainer import Trainer, TransfusionLossModule  # noqa: E402
+
+TEXT_TOKENS = 25  # per sample, as in the storyworld's captioned scenes
+
+
+class RepeatSource:
+    """The same packed global batch every step: measures the step, not the data pipeline."""
+
+    def __init__(self, batch: PackedBatch):
+        self.batch = batch
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> PackedBatch:
+        return self.batch
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def sample_batch(cfg: ModelConfig, rows: int, seed: int = 0) -> tuple[PackedBatch, int]:
+    """`rows` rows, each one document: BOS kind, text, BOI patches EOI, EOS (fixed shapes)."""
+    g = torch.Generator().manual_seed(seed)
+    seq_len = TEXT_TOKENS + cfg.patches_per_image + 2
+    docs = []
+    for _ in range(rows):
+        text = torch.randint(10, cfg.vocab_size, (TEXT_TOKENS,), generator=g).tolist()
+        latents = torch.randn(cfg.latent_channels, cfg.latent_size, cfg.latent_size, generator=g)
+        docs.append([[*text[:-2], ImageItem(latents), *text[-2:]]])
+    batch = pack_documents(docs, cfg, seq_len, max_images=1, ids=SpecialIds(pad=2, boi=3, eoi=4))
+    return batch.with_sampled_times(cfg, g), seq_len
+
+
+def make_trainer(cfg: ModelConfig, batch: PackedBatch, dtype: str, steps: int) -> Trainer:
+    rows = batch.tokens.shape[0]
+    train_cfg = train_config_from_mapping(dict(steps=steps, batch_size=rows, seq_len=batch.tokens.shape[1],
+                                               warmup_steps=1, dtype=dtype, device="cpu", log_every=steps,
+                                               checkpoint_every=10**9, state_every=10**9,
+                                               state_every_seconds=1e9))
+    ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), owns_group=False)
+    module = TransfusionLossModule(build_model(cfg, seed=0))
+    return Trainer(train_cfg, module, RepeatSource(batch), "/nonexistent-bench-run", ctx=ctx, show_progress=False)
+
+
+def time_steps(trainer: Trainer, warmup: int, steps: int) -> float:
+    """Seconds per step after `warmup` untimed steps (CPU ops are synchronous; one sync at the end)."""
+    batch = trainer.source.batch
+    for _ in range(warmup):
+        trainer.train_step(batch)
+    start = time.perf_counter()
+    for _ in range(steps):
+        out = trainer.train_step(batch)
+    out.tolist()
+    return (time.perf_counter() - start) / steps
+
+
+def throughput(name: str, cfg: ModelConfig, rows: int, dtype: str, steps: int) -> dict:
+    batch, seq_len = sample_batch(cfg, rows)
+    trainer = make_trainer(cfg, batch, dtype, steps + 2)
+    sec = time_steps(trainer, warmup=2, steps=steps)
+    return {"preset": name, "dtype": dtype, "rows": rows, "seq_len": seq_len, "sec_per_step": sec,
+            "tokens_per_s": rows * seq_len / sec, "samples_per_s": rows / sec}
+
+
+PREEMPTION_GAP_S = 1e-3  # a gap between two operators longer than this is another process running, not ours
+
+
+def host_time_per_step(cfg: ModelConfig, rows: int, steps: int) -> dict:
+    """Minimum over `steps` fp32 steps of: wall time, host time outside operators, and that host time without
+    preemptions (single gaps > 1 ms between operators, which on this shared 2-core machine are other
+    processes running; no host work of a step this size takes a millisecond between two operators)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    batch, _ = sample_batch(cfg, rows)
+    trainer = make_trainer(cfg, batch, "fp32", steps + 2)
+    for _ in range(2):
+        trainer.train_step(batch)
+    walls, hosts, filtered, op_counts = [], [], [], []
+    for _ in range(steps):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            with record_function("bench_step"):
+                trainer.train_step(batch)
+        events = prof.events()
+        window = next(e for e in events if e.name == "bench_step").time_range
+        gaps, operators = host_gaps(events, window.start, window.end)
+        op_counts.append(operators)
+        walls.append(window.elapsed_us() * 1e-6)
+        hosts.append(sum(gaps))
+        filtered.append(sum(g for g in gaps if g <= PREEMPTION_GAP_S))
+    # The minimum over steps: other processes on this shared machine only ever add time.
+    return {"wall": min(walls), "host": min(hosts), "host_no_preempt": min(filtered), "ops": max(op_counts)}
+
+
+def host_gaps(events, start_us: float, end_us: float) -> tuple[list[float], int]:
+    """Seconds between consecutive top-level aten operators (not nested in another aten op) in [start, end],
+    and the number of those operators."""
+    spans = []
+    for event in events:
+        if not event.name.startswith("aten::"):
+            continue
+        parent = event.cpu_parent
+        while parent is not None and not parent.name.startswith("aten::"):
+            parent = parent.cpu_parent
+        if parent is None:
+            spans.append((event.time_range.start, event.time_range.end))
+    spans.sort()
+    gaps, cursor = [], start_us
+    for begin, finish in spans:
+        if begin > cursor:
+            gaps.append((begin - cursor) * 1e-6)
+        cursor = max(cursor, finish)
+    if end_us > cursor:
+        gaps.append((end_us - cursor) * 1e-6)
+    return gaps, len(spans)
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 8) -> float:
+    """FLOP/s of an n x n x n matrix product in `dtype` (best of `reps`)."""
+    a = torch.randn(n, n).to(dtype)
+    b = torch.randn(n, n).to(dtype)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+def step_flops(cfg: ModelConfig, rows: int, dtype: str) -> float:
+    """FLOPs of one forward + backward of the loss (matmuls, convolutions, attention), counted by torch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    batch, _ = sample_batch(cfg, rows)
+    trainer = make_trainer(cfg, batch, dtype, 3)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        with trainer._autocast():
+            losses = trainer._forward(batch)
+        losses["loss"].backward()
+    trainer.optimizer.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--world-rows", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="fewer steps and smaller batches (smoke run)")
+    parser.add_argument("--only", default="1,2,3", help="sections to run, e.g. 2 or 1,3")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    steps = 2 if args.quick else args.steps
+    world_rows = 8 if args.quick else args.world_rows
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"cpu capability {torch.backends.cpu.get_cpu_capability()}")
+
+    sections = set(args.only.split(","))
+    if "1" in sections:
+        section_throughput(steps, world_rows)
+    if "2" in sections:
+        section_host_time(steps)
+    if "3" in sections:
+        section_efficiency(steps, world_rows)
+
+
+def section_throughput(steps: int, world_rows: int) -> None:
+    print("\n1. Throughput of full trainer steps (one document per row)")
+    print(f"{'preset':8} {'dtype':5} {'rows':>5} {'seq':>4} {'ms/step':>9} {'tokens/s':>10} {'samples/s':>10}")
+    for name, rows in (("tiny", 8), ("tiny", 128), ("world-s", world_rows)):
+        cfg = preset(name)
+        pair = []
+        for dtype in ("fp32", "bf16"):
+            r = throughput(name, cfg, rows, dtype, steps)
+            pair.append(r)
+            print(f"{name:8} {dtype:5} {rows:>5} {r['seq_len']:>4} {r['sec_per_step'] * 1e3:>9.1f} "
+                  f"{r['tokens_per_s']:>10,.0f} {r['samples_per_s']:>10,.1f}")
+        print(f"{'':8} bf16/fp32 speed: {pair[0]['sec_per_step'] / pair[1]['sec_per_step']:.2f}x")
+
+
+def section_host_time(steps: int) -> None:
+    print("\n2. Host time per step outside model operators (torch.profiler), tiny, fp32")
+    host = {}
+    for rows in (8, 128):
+        r = host_time_per_step(preset("tiny"), rows, steps)
+        host[rows] = r
+        print(f"batch {rows:>4}: step {r['wall'] * 1e3:8.1f} ms, {r['ops']} top-level operators, host outside "
+              f"operators {r['host'] * 1e3:7.2f} ms, without preemptions (gaps > 1 ms) "
+              f"{r['host_no_preempt'] * 1e3:7.2f} ms")
+    print(f"host time ratio batch 128 / batch 8: {host[128]['host'] / host[8]['host']:.2f} raw, "
+          f"{host[128]['host_no_preempt'] / host[8]['host_no_preempt']:.2f} without preemptions (limit 1.2)")
+
+
+def section_efficiency(steps: int, world_rows: int) -> None:
+    print(f"\n3. Achieved FLOP/s of a world-s step ({world_rows} rows) vs the measured matmul peak")
+    cfg = preset("world-s")
+    for dtype, torch_dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        peak = matmul_peak(torch_dtype)
+        flops = step_flops(cfg, world_rows, dtype)
+        sec = throughput("world-s", cfg, world_rows, dtype, steps)["sec_per_step"]
+        print(f"{dtype}: {flops / 1e9:7.1f} GFLOP/step, {sec * 1e3:7.1f} ms/step -> {flops / sec / 1e9:7.1f} GFLOP/s; "
+              f"matmul peak {peak / 1e9:7.1f} GFLOP/s; share {flops / sec / peak:6.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The Llama-style transformer trunk (RMSNorm, SwiGLU, RoPE) shared by text and image positions.
+
+Shapes: hidden states are (B, T, D); per-head tensors (B, H, T, Dh). An attention mask is a
+boolean tensor broadcastable to (B, 1, T_query, T_key), True = may attend (exact: passed to
+torch's scaled_dot_product_attention). Positions are integer sequence positions used only by RoPE,
+which is relative, so any constant offset gives the same attention.
+
+KV cache (for the sampler): `KVCache` holds each layer's keys/values for a prefix. A forward pass
+with a cache writes the new block's keys/values after the prefix and attends to [prefix, block];
+`commit=True` then makes the block part of the prefix (text decoding, prefill, the final clean
+image), `commit=False` leaves the prefix as it was (each denoising step runs only the image's
+patches against the cached prefix; the next step overwrites the scratch block).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tfgen.model.config import ModelConfig
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm with a learned gain (no bias, no mean subtraction)."""
+
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+
+
+def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables (B or 1, T, 1, 1, Dh/2) for integer positions (B, T) or (T,), laid out to
+    broadcast over q and k together in the (B, T, 2, H, Dh) view of the fused projection."""
+    inv_freq = theta ** (-torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32) / head_dim)
+    pos = positions.float()
+    if pos.dim() == 1:
+        pos = pos[None]
+    angles = pos[:, :, None, None, None] * inv_freq  # (B, T, 1, 1, Dh/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (first half, second half) of the last dim of (B, T, ..., Dh) by the angles.
+
+    Computed in float32 (bf16 angles would blur positions), returned in x's dtype.
+    """
+    x1, x2 = x.float().chunk(2, dim=-1)
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).to(x.dtype)
+
+
+@dataclass
+class KVCache:
+    """Per-layer keys/values (B, H, capacity, Dh), filled up to `length`; preallocated."""
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    is_image: torch.Tensor  # (B, capacity) bool: cached position holds an image patch
+    length: int = 0
+
+    @classmethod
+    def empty(cls, cfg: ModelConfig, batch: int, capacity: int, device: torch.device | str = "cpu",
+              dtype: torch.dtype = torch.float32) -> "KVCache":
+        shape = (batch, cfg.n_heads, capacity, cfg.head_dim)
+        keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
+        values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
+        return cls(keys, values, torch.zeros((batch, capacity), dtype=torch.bool, device=device))
+
+    @property
+    def capacity(self) -> int:
+        return self.keys[0].shape[2]
+
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write a block's k/v (B, H, Tn, Dh) right after the prefix and return views of
+        [prefix, block] (B, H, length + Tn, Dh). The block joins the prefix only on `advance`, so
+        an uncommitted block (a denoising step) is overwritten by the next one, with no copy of
+        the prefix."""
+        n = k.shape[2]
+        end = self.length + n
+        if end > self.capacity:
+            raise ValueError(f"KV cache full: {self.length} + {n} > {self.capacity}")
+        self.keys[layer][:, :, self.length:end] = k
+        self.values[layer][:, :, self.length:end] = v
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+
+    def advance(self, n: int, is_image: bool = False) -> None:
+        """Make the last written `n` positions part of the prefix."""
+        self.is_image[:, self.length:self.length + n] = is_image
+        self.length += n
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with a fused QKV projection and RoPE."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_heads, self.head_dim = cfg.n_heads, cfg.head_dim
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
+                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        B, T, D = x.shape
+        qkv = self.qkv(x).view(B, T, 3, self.n_heads, self.head_dim)
+        qk = apply_rope(qkv[:, :, :2], cos, sin)  # q and k rotated in one pass: (B, T, 2, H, Dh)
+        q, k = qk.permute(2, 0, 3, 1, 4)  # (B, H, T, Dh) each
+        v = qkv[:, :, 2].transpose(1, 2)
+        if cache is not None:
+            k, v = cache.write(layer, k.to(cache.keys[layer].dtype), v.to(cache.values[layer].dtype))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out(y.transpose(1, 2).reshape(B, T, D))
+
+
+class SwiGLU(nn.Module):
+    """Gated feed-forward: W_down(silu(W_gate x) * W_up x), gate and up fused."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gate_up = nn.Linear(cfg.d_model, 2 * cfg.ffn_dim, bias=False)
+        self.down = nn.Linear(cfg.ffn_dim, cfg.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: x + attn(norm(x)), then x + ffn(norm(x))."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.attn_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.attn = Attention(cfg)
+        self.ffn_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.ffn = SwiGLU(cfg)
+
+    def forward(self, x, cos, sin, mask, cache=None, layer=0):
+        x = x + self.attn(self.attn_norm(x), cos, sin, mask, cache, layer)
+        return x + self.ffn(self.ffn_norm(x))
+
+
+class Transformer(nn.Module):
+    """The stack of blocks and the final norm: embeddings in (B, T, D), hidden states out (B, T, D)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None,
+                cache: KVCache | None = None, commit: bool = False, is_image: bool = False) -> torch.Tensor:
+        """Run `x` at `positions`; with a cache, `mask` covers keys [prefix, block] (B, 1, Tn, L + Tn).
+
+        `commit` appends the block to the cache, flagged as image positions when `is_image`.
+        """
+        cos, sin = rope_cos_sin(positions, self.cfg.head_dim, self.cfg.rope_theta)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cos, sin, mask, cache, i)
+        if cache is not None and commit:
+            cache.advance(x.shape[1], is_image)
+        return self.norm(x)

@@ -1,0 +1,1 @@
+"""Training: datasets, packing, latents, checkpoints, the trainer."""
