@@ -498,3 +498,16 @@ def fallback_name(key: str) -> str:
     from tfgen.layout import fonts
 
     return fonts.face(key).pptx_name
+
+
+def test_a_continued_bullet_keeps_its_indent_but_draws_no_glyph():
+    from tfgen.layout.tree import Paragraph, Rect, TextBox, TextStyle
+    from tfgen.render.draw_common import place_lines
+
+    style = TextStyle(font="sans", size=10)
+    first = Paragraph("alpha", ("alpha",), bullet_level=0)
+    rest = Paragraph("beta", ("beta",), bullet_level=0, continued=True)
+    lines = place_lines(TextBox(Rect(0, 0, 200, 100), [first, rest], style))
+    assert [(line.text, line.is_bullet_glyph) for line in lines[1:]] == [("alpha", False), ("beta", False)]
+    assert lines[0].is_bullet_glyph  # one glyph only, for the first part
+    assert lines[1].x == lines[2].x  # the continuation keeps the bullet's text indent

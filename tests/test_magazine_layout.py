@@ -277,3 +277,17 @@ def test_split_paragraphs_leave_no_single_line_at_a_column_foot_or_head():
 def test_an_article_of_only_notes_gets_no_empty_page():
     layout = compose(Document([TextSegment("# Title\n\n^ just a note")], kind="magazine"), "magazine")
     assert [p.name for p in layout.pages] == ["cover"]
+
+
+def test_a_bullet_split_across_columns_shows_one_bullet_glyph():
+    """The second part of a split bullet is marked `continued`, so backends draw no second glyph."""
+    from tfgen.document import Document, TextSegment
+    from tfgen.layout.compose import compose
+
+    bullets = "\n".join(f"- {'word ' * 60}item {i}" for i in range(30))
+    doc = Document([TextSegment(f"# Lists\n\nA standfirst.\n\n## Items\n\n{bullets}")], kind="magazine")
+    layout = compose(doc, "magazine")
+    paras = [p for page in layout.pages for box in page.boxes for p in getattr(box, "paragraphs", []) if p.bullet_level is not None]
+    starts = [p for p in paras if not p.continued]
+    assert len(starts) == 30
+    assert any(p.continued for p in paras), "expected at least one bullet to be split across frames"

@@ -248,6 +248,8 @@ class ColumnFlow:
         if take <= 0:
             return False, text
         head, rest = self._split(text, item, width, take)
+        if text != item.text:
+            head = replace(head, continued=True)
         self._append(item, head, gap)
         return True, rest
 

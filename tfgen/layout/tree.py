@@ -76,6 +76,7 @@ class Paragraph:
     text: str
     lines: tuple[str, ...]
     bullet_level: Optional[int] = None  # None: not a bullet
+    continued: bool = False  # the rest of a paragraph split across frames: indented, no bullet glyph
 
 
 @dataclass

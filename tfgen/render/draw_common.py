@@ -94,7 +94,7 @@ def place_lines(box: Union[TextBox, Balloon]) -> list[PlacedLine]:
     placed: list[PlacedLine] = []
     for para in drawn:
         left = area.x + textfit.bullet_text_indent(para.bullet_level, style.size)
-        if para.bullet_level is not None:
+        if para.bullet_level is not None and not para.continued:
             glyph_x = area.x + textfit.bullet_glyph_indent(para.bullet_level, style.size)
             glyph = textfit.BULLET_GLYPH
             placed.append(PlacedLine(glyph_x, baseline, glyph, line_runs(glyph, style.font, style.size, glyph_x), True))

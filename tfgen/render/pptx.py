@@ -250,7 +250,7 @@ def _fill_text(tf, box: TextBox | Balloon, margins: tuple[float, float, float, f
         if gap and i < len(paras) - 1:
             p.space_after = Pt(gap)
         if para.bullet_level is not None:
-            _make_bullet(p, para.bullet_level, style.size, ensure_face(style.font).pptx_name)
+            _make_bullet(p, para.bullet_level, style.size, ensure_face(style.font).pptx_name, glyph=not para.continued)
         if keep_lines and para.lines:
             for j, line in enumerate(para.lines):
                 if j:
@@ -297,12 +297,20 @@ def _editable_text(para: Paragraph) -> str:
     return " ".join(para.lines)
 
 
-def _make_bullet(p, level: int, size: float, typeface: str) -> None:
-    """A real bullet: level, hanging indent and a bullet character in the text's own face."""
+def _make_bullet(p, level: int, size: float, typeface: str, glyph: bool = True) -> None:
+    """A real bullet: level, hanging indent and a bullet character in the text's own face.
+
+    Without `glyph` (the continuation of a bullet split across frames) the text keeps the
+    bullet's indent but shows no bullet character.
+    """
     p.level = min(level, 8)
     indent = textfit.BULLET_INDENT_EM * size
     ppr = p._p.get_or_add_pPr()
     ppr.set("marL", str(int(emu(indent * (level + 1)))))
+    if not glyph:
+        ppr.set("indent", "0")
+        etree.SubElement(ppr, qn("a:buNone"))
+        return
     ppr.set("indent", str(-int(emu(indent))))
     etree.SubElement(ppr, qn("a:buFont")).set("typeface", typeface)
     bu = etree.SubElement(ppr, qn("a:buChar"))

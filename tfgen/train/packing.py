@@ -186,7 +186,7 @@ def pack_rows(docs: Sequence[DocTokens], cfg: PackingConfig, pad_id: int, latent
     `latent_offsets` (D + 1,) maps document d's image k to latent-cache row latent_offsets[d] + k.
     """
     order = list(range(len(docs))) if order is None else [int(i) for i in order]
-    lengths, n_images, truncated = _fitted_sizes(docs, order, cfg)
+    lengths, n_images, truncated = fitted_sizes(docs, order, cfg)
     placement = _place(order, lengths, n_images, cfg)
     row, pos, img0, local, row_documents = placement
     R = len(row_documents)
@@ -241,7 +241,7 @@ def _fill_images(R: int, M: int, n_images: np.ndarray, placement: tuple, first_l
     return image_start, image_ref, image_doc, noise_limited
 
 
-def _fitted_sizes(docs: Sequence[DocTokens], order: list[int], cfg: PackingConfig) -> tuple[np.ndarray, np.ndarray, int]:
+def fitted_sizes(docs: Sequence[DocTokens], order: list[int], cfg: PackingConfig) -> tuple[np.ndarray, np.ndarray, int]:
     """Length and image count of each document after cutting it to fit one row."""
     lengths = np.zeros(len(order), dtype=np.int64)
     n_images = np.zeros(len(order), dtype=np.int64)

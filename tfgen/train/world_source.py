@@ -96,9 +96,9 @@ class WorldSource:
 
 def _fitted_size(tok: DocTokens, cfg: PackingConfig) -> tuple[int, int]:
     """Length and image count of a document once cut to one row (as pack_rows cuts it)."""
-    from tfgen.train.packing import _fitted_sizes
+    from tfgen.train.packing import fitted_sizes
 
-    lengths, counts, _ = _fitted_sizes([tok], [0], cfg)
+    lengths, counts, _ = fitted_sizes([tok], [0], cfg)
     return int(lengths[0]), int(counts[0])
 
 
