@@ -21,9 +21,26 @@ from torch.profiler import ProfilerActivity, profile
 from tfgen.model.batch import random_packed_batch
 from tfgen.model.config import preset
 from tfgen.model.transfusion import Transfusion, count_parameters
+from tfgen.train.distributed import keep_cpu_memory_in_process
 
 SYNC_OPS = ("aten::_local_scalar_dense", "aten::item", "aten::nonzero", "cudaStreamSynchronize",
             "cudaDeviceSynchronize")
+
+
+def matmul_peak_gflops(device: torch.device, dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
+    """Measured n x n x n matrix-product rate (best of `reps`), the ceiling a step is compared to."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    a @ b
+    sync()
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        a @ b
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
 
 
 def in_optimizer(evt) -> bool:
@@ -59,7 +76,10 @@ def measure(args, batch_size: int) -> dict[str, float]:
     seq_len = args.seq_len or doc_len
     device = torch.device(args.device)
     batch = random_packed_batch(cfg, batch_size, seq_len, g, images_per_doc=args.images, text_per_image=args.text,
-                                cond_drop_prob=0.1).to(device)
+                                cond_drop_prob=0.1)
+    if not args.all_positions_lm:
+        batch = batch.with_lm_index()  # outside the step: the LM head runs on text positions only
+    batch = batch.to(device)
     torch.manual_seed(0)
     model = Transfusion(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1, fused=True)
@@ -74,7 +94,12 @@ def measure(args, batch_size: int) -> dict[str, float]:
         out.total.backward()
         opt.step()
 
-    for _ in range(args.warmup):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:  # the first warm-up step, counted
+        step()
+    flops = counter.get_total_flops()
+    for _ in range(max(args.warmup - 1, 0)):
         step()
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
@@ -98,6 +123,7 @@ def measure(args, batch_size: int) -> dict[str, float]:
         calls.append(len(top))
     wall = min(walls)
     return {"params": count_parameters(model), "seq_len": seq_len, "wall": wall, "ops": min(op_times),
+            "gflop": flops / 1e9, "gflops_s": flops / wall / 1e9,
             "host": min(hosts), "host_median": statistics.median(hosts), "syncs": max(syncs),
             "op_calls": statistics.median(calls),
             "tokens_s": batch_size * seq_len / wall, "samples_s": batch_size * (seq_len // doc_len) / wall}
@@ -118,17 +144,27 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--default-malloc", action="store_true", help="leave glibc malloc's settings alone")
+    ap.add_argument("--all-positions-lm", action="store_true", help="no lm_index: LM head on every position")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    tuned = False if args.default_malloc else keep_cpu_memory_in_process()
     print(f"preset={args.preset} encoder={args.encoder} dtype={args.dtype} device={args.device} "
-          f"threads={args.threads} torch={torch.__version__}")
-    print(f"{'batch':>6} {'seq':>5} {'wall ms':>9} {'ops ms':>9} {'host ms':>9} {'host med':>9} {'syncs':>6} {'op calls':>9} {'tokens/s':>10} {'samples/s':>10}")
+          f"threads={args.threads} malloc_tuned={tuned} lm_index={not args.all_positions_lm} "
+          f"torch={torch.__version__}")
+    print(f"{'batch':>6} {'seq':>5} {'wall ms':>9} {'ops ms':>9} {'host ms':>9} {'host med':>9} {'syncs':>6} {'op calls':>9} {'tokens/s':>10} {'samples/s':>10} {'GFLOP':>7} {'GFLOP/s':>8}")
     results = {}
     for b in args.batches:
         r = measure(args, b)
         results[b] = r
         print(f"{b:6d} {r['seq_len']:5d} {r['wall'] * 1e3:9.2f} {r['ops'] * 1e3:9.2f} {r['host'] * 1e3:9.2f} "
-              f"{r['host_median'] * 1e3:9.2f} {r['syncs']:6d} {r['op_calls']:9.0f} {r['tokens_s']:10.0f} {r['samples_s']:10.1f}")
+              f"{r['host_median'] * 1e3:9.2f} {r['syncs']:6d} {r['op_calls']:9.0f} {r['tokens_s']:10.0f} {r['samples_s']:10.1f} "
+              f"{r['gflop']:7.2f} {r['gflops_s']:8.1f}")
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
+    peak = matmul_peak_gflops(torch.device(args.device), dtype)
+    best = max(r["gflops_s"] for r in results.values())
+    print(f"matmul peak ({args.dtype}, 2048^3, this run): {peak:.1f} GFLOP/s; best step: {best:.1f} GFLOP/s "
+          f"= {100 * best / peak:.0f}% of peak")
     if len(args.batches) >= 2:
         lo, hi = min(args.batches), max(args.batches)
         ratio = results[hi]["host"] / max(results[lo]["host"], 1e-9)

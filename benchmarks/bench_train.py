@@ -177,11 +177,12 @@ def step_flops(cfg: ModelConfig, rows: int, dtype: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (on the shared 2-core machine 2 threads thrash when others run)")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--world-rows", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="fewer steps and smaller batches (smoke run)")
-    parser.add_argument("--only", default="1,2,3", help="sections to run, e.g. 2 or 1,3")
+    parser.add_argument("--only", default="1,2,3,4", help="sections to run, e.g. 2 or 1,3")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     steps = 2 if args.quick else args.steps
@@ -196,6 +197,8 @@ def main() -> None:
         section_host_time(steps)
     if "3" in sections:
         section_efficiency(steps, world_rows)
+    if "4" in sections:
+        section_transfusion_pytorch(steps, world_rows)
 
 
 def section_throughput(steps: int, world_rows: int) -> None:
@@ -234,6 +237,49 @@ def section_efficiency(steps: int, world_rows: int) -> None:
         sec = throughput("world-s", cfg, world_rows, dtype, steps)["sec_per_step"]
         print(f"{dtype}: {flops / 1e9:7.1f} GFLOP/step, {sec * 1e3:7.1f} ms/step -> {flops / sec / 1e9:7.1f} GFLOP/s; "
               f"matmul peak {peak / 1e9:7.1f} GFLOP/s; share {flops / sec / peak:6.1%}")
+
+
+def section_transfusion_pytorch(steps: int, rows: int) -> None:
+    """Side by side with lucidrains' transfusion-pytorch, fp32, full steps with AdamW, one captioned image per sample."""
+    print(f"\n4. Against transfusion-pytorch ({rows} samples per step, fp32)")
+    try:
+        from transfusion_pytorch import Transfusion as TheirTransfusion
+    except ImportError:
+        print("skipped: transfusion-pytorch is not installed (in a separate venv: "
+              "pip install torch==2.13.0 transfusion-pytorch, then run this script with that venv's python)")
+        return
+    cfg = preset("world-s")
+    side = cfg.patches_per_side
+    theirs = TheirTransfusion(num_text_tokens=cfg.vocab_size, dim_latent=cfg.patch_dim, modality_default_shape=(side, side),
+                              add_pos_emb=True, transformer=dict(dim=cfg.d_model, depth=cfg.n_layers,
+                                                                 dim_head=cfg.head_dim, heads=cfg.n_heads))
+    g = torch.Generator().manual_seed(0)
+    # The same content as sample_batch: text, one image of side x side patches (channel-last), two text tokens.
+    data = [[torch.randint(0, cfg.vocab_size, (TEXT_TOKENS - 2,), generator=g),
+             torch.randn(side, side, cfg.patch_dim, generator=g),
+             torch.randint(0, cfg.vocab_size, (2,), generator=g)] for _ in range(rows)]
+    optimizer = torch.optim.AdamW(theirs.parameters(), lr=1e-4)
+
+    def their_step() -> None:
+        theirs(data).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    their_step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        their_step()
+    their_rate = rows * steps / (time.perf_counter() - start)
+    their_params = sum(p.numel() for p in theirs.parameters())
+    print(f"transfusion-pytorch  width {cfg.d_model} depth {cfg.n_layers}: {their_params / 1e6:6.1f} M parameters, "
+          f"{their_rate:7.1f} samples/s")
+    for name, label in (("world-s", "same width, depth and sequence"), ("world-m", "about the same parameter count")):
+        ours_cfg = preset(name)
+        ours_params = sum(p.numel() for p in build_model(ours_cfg, seed=0).parameters())
+        for dtype in ("fp32", "bf16"):
+            rate = throughput(name, ours_cfg, rows, dtype, steps)["samples_per_s"]
+            print(f"tfgen {name:8} {dtype} ({label}): {ours_params / 1e6:6.1f} M parameters, {rate:7.1f} samples/s, "
+                  f"{rate / their_rate:5.2f}x transfusion-pytorch")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ torch = pytest.importorskip("torch")
 from tfgen.diffusion.objectives import add_noise, training_target  # noqa: E402
 from tfgen.model.batch import ImageItem, SpecialIds, pack_documents, random_packed_batch  # noqa: E402
 from tfgen.model.config import preset  # noqa: E402
-from tfgen.model.transfusion import Transfusion, lm_loss_positions  # noqa: E402
+from tfgen.model.batch import BatchError, lm_loss_positions  # noqa: E402
+from tfgen.model.transfusion import Transfusion  # noqa: E402
 
 torch.set_num_threads(1)
 CFG = preset("tiny").replace(latent_size=4, patch_size=2)  # 4 patches per image
@@ -120,3 +121,25 @@ def test_flow_objective_regresses_velocity():
     _, pred = model(b, x_in, torch.tensor([[999.0, 0.0]]))
     expect = (pred[0, 0] - (noise[0, 0] - b.latents[0, 0])).pow(2).mean()
     assert torch.allclose(out.image, expect, rtol=1e-5)
+
+
+def test_lm_index_gives_the_same_loss_on_fewer_positions():
+    torch.manual_seed(0)
+    model = Transfusion(CFG)
+    b = random_packed_batch(CFG, 3, 64, torch.Generator().manual_seed(0), images_per_doc=2, text_per_image=5)
+    full = model.loss(b, torch.Generator().manual_seed(1))
+    indexed = b.with_lm_index()
+    indexed.check(CFG)
+    assert indexed.lm_index.shape[1] < 63
+    assert torch.equal(torch.sort(indexed.lm_index[0]).values[-int(lm_loss_positions(b)[0].sum()):],
+                       lm_loss_positions(b)[0].nonzero().flatten())
+    part = model.loss(indexed, torch.Generator().manual_seed(1))
+    assert torch.allclose(full.lm, part.lm, rtol=1e-5) and torch.allclose(full.image, part.image)
+    roomy = b.with_lm_index(capacity=40)  # a fixed capacity pads with -1 and changes nothing
+    assert roomy.lm_index.shape == (3, 40) and torch.allclose(model.loss(roomy, torch.Generator().manual_seed(1)).lm, full.lm, rtol=1e-5)
+    with pytest.raises(BatchError, match="capacity"):
+        b.with_lm_index(capacity=2)
+    broken = indexed.lm_index.clone()
+    broken[0, 0] = -1
+    with pytest.raises(BatchError, match="lm_index"):
+        indexed.replace(lm_index=broken).check(CFG)

@@ -100,6 +100,12 @@ def test_batch_check_rejects_bad_shapes_and_ids():
         b.replace(latents=b.latents[..., :4]).check(TINY)
     with pytest.raises(BatchError, match="tokens"):
         b.replace(tokens=b.tokens + TINY.vocab_size).check(TINY)
+    with pytest.raises(BatchError, match="image_start"):
+        b.replace(image_start=b.image_start + 1).check(TINY)
+    image_id = b.image_id.clone()
+    image_id[0, int(b.image_start[0, 0])] = -1
+    with pytest.raises(BatchError, match="image_id"):
+        b.replace(image_id=image_id, is_image=image_id >= 0).check(TINY)
 
 
 def test_packed_documents_do_not_see_each_other():
@@ -238,13 +244,16 @@ def test_text_only_batch():
 def test_rope_attention_depends_only_on_relative_position():
     torch.manual_seed(0)
     trunk = Transfusion(TINY).transformer
+    with torch.no_grad():  # sharpen attention so that positions visibly matter
+        for block in trunk.blocks:
+            block.attn.qkv.weight.mul_(10)
     x = torch.randn(1, 10, TINY.d_model)
     causal = torch.ones(10, 10, dtype=torch.bool).tril()[None, None]
     a = trunk(x, torch.arange(10), causal)
     b = trunk(x, torch.arange(10) + 37, causal)
     assert torch.allclose(a, b, atol=1e-4)
     shuffled = trunk(x, torch.arange(10).flip(0), causal)  # positions matter
-    assert not torch.allclose(a, shuffled, atol=1e-3)
+    assert not torch.allclose(a, shuffled, atol=1e-2)
 
 
 def test_bf16_autocast_close_to_fp32():

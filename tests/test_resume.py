@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -144,6 +145,7 @@ def test_resume_into_a_different_model_is_refused(tmp_path):
 def test_tiny_transfusion_on_packed_data_resumes_bitwise(tmp_path):
     """The real pipeline (tiny preset, packed dataset rows, bf16 autocast): stop at 2 of 5, resume, compare."""
     from test_trainer import make_dataset_and_vae
+    from tfgen.train.batch_source import PrefetchSource
     from tfgen.train.config import train_config_from_mapping
     from tfgen.train.pipeline import prepare_run
 
@@ -152,19 +154,22 @@ def test_tiny_transfusion_on_packed_data_resumes_bitwise(tmp_path):
                                          dtype="bf16", device="cpu", data=str(data), vae=str(vae), log_every=5))
     model_table = {"preset": "tiny", "max_seq_len": 64}
 
-    def trainer_for(run_dir):
+    def trainer_for(run_dir, prefetch=False):
         run = prepare_run(cfg, run_dir, model_table)
-        return Trainer(cfg, run.module, run.source, run_dir, ctx=single_process(), show_progress=False)
+        source = PrefetchSource(run.source) if prefetch else run.source
+        return Trainer(cfg, run.module, source, run_dir, ctx=single_process(), show_progress=False)
 
     (tmp_path / "whole").mkdir()
     (tmp_path / "split").mkdir()
     whole = trainer_for(tmp_path / "whole")
     whole.fit()
-    first = trainer_for(tmp_path / "split")
+    first = trainer_for(tmp_path / "split", prefetch=True)  # batches built ahead on a thread
     first.fit(stop_after=2)
-    second = trainer_for(tmp_path / "split")
+    first.source.close()
+    second = trainer_for(tmp_path / "split", prefetch=True)
     assert second.resume() and second.step == 2
     second.fit()
+    second.source.close()
     assert_same_run(whole, second)
     assert whole.source.state_dict() == {"consumed": 20, "rows": len(whole.source.rows)}
 
@@ -197,3 +202,55 @@ def test_storyworld_source_has_fixed_shapes_and_resumes_exactly(tmp_path):
     got = next(again)
     for name in ("tokens", "doc_id", "image_id", "latents", "image_t", "image_is_target", "image_drop_cond"):
         assert torch.equal(getattr(got, name), getattr(expected, name)), name
+
+
+def test_prefetching_keeps_the_order_and_the_exact_data_position():
+    from tfgen.train.batch_source import PrefetchSource
+
+    bare = StandInSource(4, seed=2)
+    expected = [next(bare)["tokens"] for _ in range(6)]
+    ahead = PrefetchSource(StandInSource(4, seed=2), depth=3)
+    got = [next(ahead)["tokens"] for _ in range(3)]
+    time.sleep(0.2)  # let the worker run ahead
+    assert ahead.state_dict() == {"position": 3}  # batches built ahead do not count as consumed
+    assert ahead.source.position > 3
+    ahead.load_state_dict({"position": 1})
+    got += [next(ahead)["tokens"] for _ in range(2)]
+    ahead.close()
+    assert ahead.source.position == 3  # closing rewinds the wrapped source to the consumed position
+    for g, e in zip(got, expected[:3] + expected[1:3]):
+        assert torch.equal(g, e)
+
+
+def test_prefetched_run_resumes_bitwise_and_reports_running_out(tmp_path):
+    from tfgen.train.batch_source import PrefetchSource
+
+    cfg = tiny_config(steps=6, warmup_steps=2)
+    whole = build(tmp_path / "whole", cfg)
+    whole.fit()
+
+    def prefetched(run_dir):
+        torch.manual_seed(0)
+        return Trainer(cfg, StandInModel(), PrefetchSource(StandInSource(cfg.batch_size, seed=1)), run_dir,
+                       ctx=single_process(), show_progress=False)
+
+    first = prefetched(tmp_path / "split")
+    first.fit(stop_after=2)
+    first.source.close()
+    second = prefetched(tmp_path / "split")
+    assert second.resume()
+    second.fit()
+    second.source.close()
+    assert_same_run(whole, second)
+
+    class Short(StandInSource):
+        def __next__(self):
+            if self.position >= 2:
+                raise StopIteration
+            return super().__next__()
+
+    torch.manual_seed(0)
+    short = Trainer(tiny_config(steps=5), StandInModel(), PrefetchSource(Short(4)), tmp_path / "short",
+                    ctx=single_process(), show_progress=False)
+    with pytest.raises(TfgenError, match="ran out at step 2"):
+        short.fit()

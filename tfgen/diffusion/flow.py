@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 
 
-def _sigmas(num_train_timesteps: int, num_steps: int) -> torch.Tensor:
-    """num_steps + 1 sigmas from 1 down to 0 (float64)."""
+def _sigmas(num_steps: int) -> torch.Tensor:
+    """num_steps + 1 evenly spaced sigmas from 1 down to 0 (float64)."""
     return torch.linspace(1.0, 0.0, num_steps + 1, dtype=torch.float64)
 
 
@@ -22,15 +22,15 @@ class FlowEulerSampler:
         self.set_timesteps(20)
 
     def set_timesteps(self, num_steps: int) -> None:
-        self.sigmas = _sigmas(self.num_train_timesteps, num_steps)
+        self.sigmas = _sigmas(num_steps)
         self.timesteps = self.sigmas[:-1] * (self.num_train_timesteps - 1)
-        self._index = 0
 
     def _sigma_pair(self, t: float) -> tuple[float, float]:
         i = int(torch.argmin((self.timesteps - float(t)).abs()))
         return float(self.sigmas[i]), float(self.sigmas[i + 1])
 
     def step(self, model_output: torch.Tensor, t: float, x: torch.Tensor) -> torch.Tensor:
+        """One Euler step from t's sigma to the next one: x + (sigma_next - sigma) * v."""
         sigma, sigma_next = self._sigma_pair(t)
         return x + (sigma_next - sigma) * model_output
 
@@ -46,7 +46,7 @@ class FlowHeunSampler:
         self.set_timesteps(20)
 
     def set_timesteps(self, num_steps: int) -> None:
-        sig = _sigmas(self.num_train_timesteps, num_steps)
+        sig = _sigmas(num_steps)
         scale = self.num_train_timesteps - 1
         # (time the model is evaluated at, sigma it starts from, sigma it goes to, stage)
         plan: list[tuple[float, float, float, str]] = []

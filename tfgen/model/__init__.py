@@ -16,6 +16,7 @@ _LAZY = {
     "load_model_config": "tfgen.model.config",
     "model_config_from_mapping": "tfgen.model.config",
     "PackedBatch": "tfgen.model.batch",
+    "lm_loss_positions": "tfgen.model.batch",
     "Transfusion": "tfgen.model.transfusion",
     "LossOutput": "tfgen.model.transfusion",
     "KVCache": "tfgen.model.transformer",

@@ -14,6 +14,10 @@ Contract (B rows of T positions, at most M images per row, every image (C, h, w)
 - image_is_target (B, M) bool: noised target with a diffusion loss (else clean context, t = 0).
 - image_noise_limited (B, M) bool: a caption follows this image, so its t is capped.
 - image_drop_cond (B, M) bool: trained unconditionally (classifier-free guidance).
+- lm_index (B, K) int64 or None: optional, the input positions that carry an LM loss (see
+  `lm_loss_positions`), -1 for unused slots; with it the LM head runs on K positions per row
+  instead of all T (images are most of a sequence). Build it outside the step with
+  `with_lm_index`; K is a fixed capacity so shapes stay static.
 Sequence layout per document: BOS <kind> prompt <SEP> document EOS, each image as BOI, P patch
 positions, EOI. `pack_documents` below is a small reference packer for tests and benchmarks.
 """
@@ -50,10 +54,13 @@ class PackedBatch:
     image_is_target: torch.Tensor
     image_noise_limited: torch.Tensor
     image_drop_cond: torch.Tensor
+    lm_index: torch.Tensor | None = None
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "PackedBatch":
-        return PackedBatch(**{f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
-                              for f in dataclasses.fields(self)})
+        def move(value: torch.Tensor | None) -> torch.Tensor | None:
+            return None if value is None else value.to(device, non_blocking=non_blocking)
+
+        return PackedBatch(**{f.name: move(getattr(self, f.name)) for f in dataclasses.fields(self)})
 
     def replace(self, **changes: torch.Tensor) -> "PackedBatch":
         return dataclasses.replace(self, **changes)
@@ -69,6 +76,20 @@ class PackedBatch:
         """A copy where each valid image drops its condition with probability `prob`."""
         u = torch.rand(self.image_valid.shape, generator=generator, device=self.image_valid.device)
         return self.replace(image_drop_cond=(u < prob) & self.image_valid)
+
+    def with_lm_index(self, capacity: int | None = None) -> "PackedBatch":
+        """A copy with `lm_index` filled, vectorised; capacity None = the largest row's count
+        (one host read: call outside the step, or pass a fixed capacity for static shapes)."""
+        wanted = lm_loss_positions(self)  # (B, T-1)
+        count = wanted.sum(dim=1)
+        if capacity is None:
+            capacity = max(int(count.max()), 1)
+        elif bool((count > capacity).any()):
+            raise BatchError(f"a row has {int(count.max())} LM positions, more than capacity {capacity}",
+                             where="lm_index")
+        order = torch.sort((~wanted).to(torch.int8), dim=1, stable=True).indices[:, :capacity]
+        used = torch.gather(wanted, 1, order)
+        return self.replace(lm_index=torch.where(used, order, torch.full_like(order, -1)))
 
     def check(self, cfg: ModelConfig) -> None:
         """Host-side shape/dtype check against the contract (call outside the step)."""
@@ -87,6 +108,35 @@ class PackedBatch:
             raise BatchError(f"token ids must lie in 0..{cfg.vocab_size - 1}", where="tokens")
         if bool(((self.image_id >= 0) != self.is_image).any()):
             raise BatchError("image_id >= 0 exactly where is_image", where="image_id")
+        P = cfg.patches_per_image
+        if M > 0:
+            pos = (self.image_start[..., None] + torch.arange(P, device=self.image_start.device)).clamp(0, T - 1)
+            ids = torch.gather(self.image_id, 1, pos.reshape(B, M * P)).reshape(B, M, P)
+            slot = torch.arange(M, device=ids.device)[None, :, None]
+            placed = ((ids == slot).all(-1) & (self.image_start + P <= T)) | ~self.image_valid
+            if not bool(placed.all()):
+                raise BatchError("each valid image's P patches must sit at image_start.. with its image_id",
+                                 where="image_start")
+            per_row = torch.zeros((B, M + 1), dtype=torch.long, device=ids.device)
+            per_row.scatter_add_(1, self.image_id.clamp(min=-1) + 1, torch.ones_like(self.image_id))
+            if bool((per_row[:, 1:] != self.image_valid.long() * P).any()):
+                raise BatchError(f"every valid image has exactly {P} patch positions, unused slots none",
+                                 where="image_id")
+        if self.lm_index is not None:
+            expected = self.with_lm_index().lm_index
+            got = self.lm_index[:, : expected.shape[1]]
+            if self.lm_index.shape[0] != B or not torch.equal(torch.sort(got, dim=1).values,
+                                                              torch.sort(expected, dim=1).values) \
+                    or bool((self.lm_index[:, expected.shape[1]:] != -1).any()):
+                raise BatchError("must list exactly the LM-loss positions (see lm_loss_positions)",
+                                 where="lm_index")
+
+
+def lm_loss_positions(batch: PackedBatch) -> torch.Tensor:
+    """(B, T-1) bool: input position i carries an LM loss for predicting token i+1 (both text of
+    the same document; see tfgen.model.transfusion for why)."""
+    doc, img = batch.doc_id, batch.is_image
+    return (doc[:, :-1] == doc[:, 1:]) & (doc[:, :-1] >= 0) & ~img[:, :-1] & ~img[:, 1:]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from torch import nn
 
 from tfgen.diffusion.objectives import add_noise, training_target
 from tfgen.diffusion.schedules import CosineSchedule
-from tfgen.model.batch import PackedBatch
+from tfgen.model.batch import PackedBatch, lm_loss_positions
 from tfgen.model.config import ModelConfig
 from tfgen.model.mask import build_attention_mask
 from tfgen.model.patches import TimestepEmbedding, build_patch_codec
@@ -122,11 +122,21 @@ class Transfusion(nn.Module):
         return LossOutput(total=lm + cfg.image_loss_weight * image, lm=lm, image=image)
 
     def lm_loss(self, hidden: torch.Tensor, batch: PackedBatch) -> torch.Tensor:
-        """Mean next-token cross-entropy over the positions named in the module docstring."""
-        counts = lm_loss_positions(batch).float()  # (B, T-1)
-        logits = self.lm_head(hidden[:, :-1]).float()
-        ce = F.cross_entropy(logits.transpose(1, 2), batch.tokens[:, 1:], reduction="none")
-        return (ce * counts).sum() / counts.sum().clamp(min=1.0)
+        """Mean next-token cross-entropy over the positions named in the module docstring.
+
+        With `batch.lm_index` the head runs only on those K positions per row (same value).
+        """
+        if batch.lm_index is None:
+            weights = lm_loss_positions(batch).float()  # (B, T-1)
+            inputs, targets = hidden[:, :-1], batch.tokens[:, 1:]
+        else:
+            index = batch.lm_index.clamp(min=0)  # (B, K)
+            weights = (batch.lm_index >= 0).float()
+            inputs = torch.gather(hidden, 1, index[..., None].expand(-1, -1, hidden.shape[-1]))
+            targets = torch.gather(batch.tokens, 1, index + 1)
+        logits = self.lm_head(inputs).float()  # (B, K or T-1, V)
+        ce = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+        return (ce * weights.flatten()).sum() / weights.sum().clamp(min=1.0)
 
     # --- sampling with a KV cache ---------------------------------------------------------------
     def new_cache(self, batch: int, capacity: int, device: torch.device | str = "cpu",
@@ -176,12 +186,6 @@ class Transfusion(nn.Module):
         emb, skips, temb = self.embed_images(latents, t)
         hidden = self.forward_block(emb, cache, visible, commit=commit, is_image=True)
         return self.decode_images(hidden, skips, temb)
-
-
-def lm_loss_positions(batch: PackedBatch) -> torch.Tensor:
-    """(B, T-1) bool: input position i carries an LM loss for predicting token i+1."""
-    doc, img = batch.doc_id, batch.is_image
-    return (doc[:, :-1] == doc[:, 1:]) & (doc[:, :-1] >= 0) & ~img[:, :-1] & ~img[:, 1:]
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -9,6 +9,8 @@ too repeat exactly after a resume. All of it is torch ops over index tensors: no
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Any
 
 import torch
@@ -70,3 +72,73 @@ class PackedRowSource:
             raise TfgenError(f"the saved data position is for {state.get('rows')} packed rows, the data now packs "
                              f"into {len(self.rows)} (did the dataset change?)", where="data")
         self.consumed = int(state["consumed"])
+
+
+class PrefetchSource:
+    """Wraps a batch source so the next `depth` batches are built on a background thread during the step.
+
+    The data position it reports is the wrapped source's state right after the last batch handed
+    to the trainer (each prefetched batch travels with that state), so a resume stays exact. The
+    wrapped source is only touched by the worker thread while it runs; `load_state_dict` stops it.
+    """
+
+    def __init__(self, source: Any, depth: int = 2):
+        self.source, self.depth = source, depth
+        self._state = source.state_dict()
+        self._queue: queue.Queue | None = None
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    def __iter__(self) -> "PrefetchSource":
+        return self
+
+    def __next__(self) -> Any:
+        if self._thread is None:
+            self._start()
+        batch, state, error = self._queue.get()
+        if error is not None:
+            self.close()
+            raise error
+        self._state = state
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return self._state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.close()
+        self.source.load_state_dict(state)
+        self._state = self.source.state_dict()
+
+    def close(self) -> None:
+        """Stop the worker; the batches it had built ahead are dropped (the source rewinds to our state)."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get_nowait()  # unblock a worker waiting to put
+            except queue.Empty:
+                self._thread.join(timeout=0.05)
+        self._thread = None
+        self.source.load_state_dict(self._state)
+
+    def _start(self) -> None:
+        self._queue, self._stop = queue.Queue(maxsize=self.depth), threading.Event()
+        self._thread = threading.Thread(target=self._work, name="tfgen-prefetch", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = (next(self.source), self.source.state_dict(), None)
+            except BaseException as exc:  # handed to the trainer's thread, which raises it
+                item = (None, None, exc)
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
+            if item[2] is not None:
+                return

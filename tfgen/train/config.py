@@ -61,6 +61,7 @@ class TrainConfig:
     vae: str = ""  # VAE directory from `tfgen train-vae` (unless init_from gives one)
     tokenizer: str = ""  # tokenizer.json to use; empty: train one on the data (unless init_from gives one)
     max_images: int = 4  # image slots per packed row
+    prefetch: int = 2  # batches built ahead on a background thread (0: build each batch in the loop)
 
     def __post_init__(self) -> None:
         check_train_config(self)
@@ -88,7 +89,7 @@ def check_train_config(cfg: TrainConfig) -> None:
                 "max_images"):
         if getattr(cfg, key) <= 0:
             raise TrainConfigError(f"must be positive, got {getattr(cfg, key)}", where=key)
-    for key in ("warmup_steps", "num_threads"):
+    for key in ("warmup_steps", "num_threads", "prefetch"):
         if getattr(cfg, key) < 0:
             raise TrainConfigError(f"must be zero or more, got {getattr(cfg, key)}", where=key)
     for key in ("lr", "ema_half_life", "state_every_seconds"):

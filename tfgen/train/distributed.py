@@ -6,7 +6,11 @@ without them the run is a single process. Backend: NCCL on GPUs, gloo on CPU.
 Batches: the batch source yields the GLOBAL batch (leading dimension B on every tensor);
 rank r takes rows [r * B / W, (r + 1) * B / W) and splits them into its accumulation
 micro-batches. So a run gives the same updates on any number of ranks (up to float
-reduction order), provided the model's loss is a mean over samples of equal weight.
+reduction order), provided the model's loss is a mean over samples of equal weight. (The
+Transfusion loss is a mean over the micro-batch's text tokens and target images, so there the
+match is close, not exact, when micro-batches hold different counts.) The price: every rank
+builds the whole global batch. For packed dataset rows that is a cheap gather; the storyworld
+source also VAE-encodes every image on every rank, which a per-rank source would avoid at scale.
 """
 
 from __future__ import annotations

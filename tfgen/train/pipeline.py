@@ -23,7 +23,7 @@ from tfgen.model.config import ModelConfig, model_config_from_mapping, preset
 from tfgen.model.tokenizer import TextTokenizer, train_tokenizer
 from tfgen.model.transfusion import Transfusion, count_parameters
 from tfgen.train import checkpoint as ckpt
-from tfgen.train.batch_source import PackedRowSource
+from tfgen.train.batch_source import PackedRowSource, PrefetchSource
 from tfgen.train.config import TrainConfig
 from tfgen.train.dataset import MANIFEST_FILE, convert_folder, open_dataset, text_corpus
 from tfgen.train.latents import build_latent_cache
@@ -260,13 +260,18 @@ def train_from_config(cfg: TrainConfig, model_table: dict[str, Any] | None = Non
         if run is None:
             run = prepare_run(cfg, run_dir, model_table, ctx.device, say, primary=False)
         say(describe(run))
-        trainer = Trainer(cfg, run.module, run.source, run_dir, ctx=ctx,
+        source = PrefetchSource(run.source, cfg.prefetch) if cfg.prefetch else run.source
+        trainer = Trainer(cfg, run.module, source, run_dir, ctx=ctx,
                           on_checkpoint=checkpoint_writer(run, cfg, run_dir), show_progress=show_progress)
         start = trainer.step
         if resume and trainer.resume():
             start = trainer.step
             say(f"resumed at step {start} of {cfg.steps}")
-        result = trainer.fit()
+        try:
+            result = trainer.fit()
+        finally:
+            if isinstance(source, PrefetchSource):
+                source.close()
         return RunOutcome(trainer.step, start, result, run, run_dir / CHECKPOINT_DIR, ctx.is_main)
     finally:
         teardown_distributed(ctx)
