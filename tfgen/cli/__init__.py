@@ -11,7 +11,7 @@ from tfgen.cli.console import print_error
 from tfgen.errors import TfgenError
 
 # One module per command group; each defines `register(app)`.
-COMMAND_MODULES = ("render", "data", "train")
+COMMAND_MODULES = ("render", "generate", "data", "train", "eval", "bench")
 
 
 class _Group(TyperGroup):

@@ -21,6 +21,7 @@ import torch
 from tfgen.errors import TfgenError
 from tfgen.model.config import ModelConfig, model_config_from_mapping, preset
 from tfgen.model.tokenizer import TextTokenizer, train_tokenizer
+from tfgen.sampling.vocabulary import training_vocabulary
 from tfgen.model.transfusion import Transfusion, count_parameters
 from tfgen.train import checkpoint as ckpt
 from tfgen.train.batch_source import PackedRowSource, PrefetchSource
@@ -47,6 +48,7 @@ class PreparedRun:
     tokenizer: TextTokenizer
     vae: ckpt.VAEBundle
     stats: dict[str, Any]
+    vocabulary: list[str]  # words seen in training, so generation can warn about unseen prompt words
 
 
 def resolve_model_config(cfg: TrainConfig, model_table: dict[str, Any] | None,
@@ -96,7 +98,7 @@ def prepare_run(cfg: TrainConfig, run_dir: Path, model_table: dict[str, Any] | N
     stats = {"documents": len(docs), "rows": len(rows), "truncated": rows.truncated,
              "images": int(cache.latents.shape[0]), "parameters": count_parameters(module.net),
              "tokens_per_row": cfg.seq_len}
-    return PreparedRun(model_cfg, module, source, tokenizer, vae, stats)
+    return PreparedRun(model_cfg, module, source, tokenizer, vae, stats, training_vocabulary(text_corpus(dataset)))
 
 
 WORLD_TOKENIZER_DOCUMENTS = 2000  # storyworld documents whose text trains the tokenizer
@@ -127,7 +129,7 @@ def prepare_world_run(cfg: TrainConfig, run_dir: Path, model_table: dict[str, An
     module = TransfusionLossModule(build_model(model_cfg, cfg.seed, init.model_state if init else None))
     stats = {"documents": "storyworld stream", "rows": "one batch at a time", "truncated": 0, "images": 0,
              "parameters": count_parameters(module.net), "tokens_per_row": cfg.seq_len}
-    return PreparedRun(model_cfg, module, source, tokenizer, vae, stats)
+    return PreparedRun(model_cfg, module, source, tokenizer, vae, stats, training_vocabulary(world_texts()))
 
 
 def build_model(model_cfg: ModelConfig, seed: int, state: dict[str, torch.Tensor] | None = None) -> Transfusion:
@@ -154,6 +156,7 @@ def checkpoint_writer(run: PreparedRun, cfg: TrainConfig, run_dir: Path) -> Call
             "training": {"steps_done": trainer.step, "tokens_seen": trainer.tokens_seen, "data": cfg.data,
                          "init_from": cfg.init_from or None, "train_config": cfg.to_dict(), **run.stats},
             # Defaults until eval measures better ones.
+            "vocabulary": {"words": run.vocabulary},
             "sampler": {"name": "ddim" if run.model_cfg.objective == "ddpm" else "heun",
                         "steps": 50 if run.model_cfg.objective == "ddpm" else 20, "guidance": 3.0},
         }

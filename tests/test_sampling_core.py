@@ -1,0 +1,217 @@
+"""The interleaved sampler on a tiny random checkpoint: cache == naive, guidance, seeds, limits, structure."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from conftest_model import build_tiny_checkpoint
+from tfgen.errors import TfgenError
+from tfgen.sampling.backend import CachedBackend
+from tfgen.sampling.generate import generate_document
+from tfgen.sampling.loader import load_model
+from tfgen.sampling.naive import NaiveBackend
+from tfgen.sampling.options import GenerationOptions
+from tfgen.structure import check_kind
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def ckpt_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ckpts")
+    return {
+        "ddpm": build_tiny_checkpoint(root / "ddpm"),
+        "allowed": build_tiny_checkpoint(root / "allowed", cross_image="allowed"),
+        "flow": build_tiny_checkpoint(root / "flow", objective="flow"),
+    }
+
+
+@pytest.fixture
+def loaded(ckpt_dirs):
+    return load_model(str(ckpt_dirs["ddpm"]))
+
+
+def opts(**kw) -> GenerationOptions:
+    base = dict(kind="comic", count=2, seed=3, sampler="ddim", steps=3, guidance=3.0)
+    return GenerationOptions(**{**base, **kw})
+
+
+class FixedHead(nn.Module):
+    """An LM head that ranks tokens in a fixed order (first = likeliest), whatever the hidden state."""
+
+    def __init__(self, vocab: int, order: list[int]):
+        super().__init__()
+        scores = torch.zeros(vocab)
+        for rank, token in enumerate(order):
+            scores[token] = 100.0 - rank
+        self.register_buffer("scores", scores)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.scores.expand(*hidden.shape[:-1], -1)
+
+
+@pytest.mark.parametrize("variant,sampler", [("ddpm", "ddim"), ("ddpm", "ddpm"), ("allowed", "ddim"), ("flow", "heun"),
+                                             ("flow", "euler")])
+def test_cached_equals_naive(ckpt_dirs, variant, sampler):
+    loaded = load_model(str(ckpt_dirs[variant]))
+    o = opts(sampler=sampler, steps=3, temperature=1.0)
+    cached = generate_document(loaded, "a fox finds a lantern", o)
+    naive = generate_document(loaded, "a fox finds a lantern", o, backend_factory=NaiveBackend)
+    assert cached.token_ids == naive.token_ids and len(cached.token_ids) > 0
+    assert len(cached.latents) == len(naive.latents) == 2
+    for a, b in zip(cached.latents, naive.latents):
+        assert torch.allclose(a, b, atol=2e-3, rtol=1e-3), (a - b).abs().max()
+
+
+def test_prompt_and_images_are_laid_out_as_in_training(loaded):
+    tok = loaded.tokenizer
+    seen = {}
+
+    def factory(*args):
+        seen["backend"] = NaiveBackend(*args)
+        return seen["backend"]
+
+    generate_document(loaded, "a fox", opts(count=1), backend_factory=factory)
+    ids = seen["backend"].ids
+    head = [tok.bos_id, tok.kind_id("comic"), *tok.encode("a fox"), tok.sep_id]
+    assert ids[:len(head)] == head
+    P = loaded.cfg.patches_per_image
+    start = ids.index(-1)
+    assert ids[start - 1] == tok.boi_id and ids[start:start + P] == [-1] * P and ids[start + P] == tok.eoi_id
+
+
+def test_guidance_one_equals_unguided(loaded):
+    plain = generate_document(loaded, "a fox", opts(guidance=1.0))
+    batched = generate_document(loaded, "a fox", opts(guidance=1.0), guidance_mode="batched")
+    assert plain.token_ids == batched.token_ids
+    for a, b in zip(plain.latents, batched.latents):
+        assert torch.allclose(a, b, atol=1e-4)
+    guided = generate_document(loaded, "a fox", opts(guidance=4.0))
+    assert not torch.allclose(plain.latents[0], guided.latents[0], atol=1e-3)
+
+
+def test_batched_guidance_equals_two_passes(loaded):
+    one = generate_document(loaded, "a fox", opts(guidance=3.0), guidance_mode="batched")
+    two = generate_document(loaded, "a fox", opts(guidance=3.0), guidance_mode="two-pass")
+    assert one.token_ids == two.token_ids
+    for a, b in zip(one.latents, two.latents):
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_same_seed_same_document_other_seed_differs(loaded):
+    a = generate_document(loaded, "a fox", opts(seed=5, temperature=1.0)).document
+    b = generate_document(loaded, "a fox", opts(seed=5, temperature=1.0)).document
+    c = generate_document(loaded, "a fox", opts(seed=6, temperature=1.0)).document
+    assert a.to_json() == b.to_json()
+    assert a.to_json() != c.to_json()
+    assert a.images[0].png != c.images[0].png
+
+
+def test_meta_holds_what_reproduces_the_document(loaded):
+    doc = generate_document(loaded, "a fox", opts(seed=9)).document
+    meta = doc.meta
+    assert (meta["seed"], meta["sampler"], meta["steps"], meta["cfg"]) == (9, "ddim", 3, 3.0)
+    assert meta["temperature"] == 0.8 and meta["model"] == str(loaded.directory) and len(meta["model_sha256"]) == 64
+    assert doc.kind == "comic" and doc.prompt == "a fox"
+
+
+def test_eos_stops_free_generation(loaded):
+    tok = loaded.tokenizer
+    loaded.model.lm_head = FixedHead(loaded.cfg.vocab_size, [tok.eos_id])
+    result = generate_document(loaded, "a fox", opts(kind="none", count=None))
+    assert result.stopped_by == "eos" and result.token_ids == [] and result.latents == []
+
+
+def test_max_tokens_and_max_images_stop(loaded):
+    tok = loaded.tokenizer
+    word = tok.encode("fox")[0]
+    loaded.model.lm_head = FixedHead(loaded.cfg.vocab_size, [tok.boi_id, word])
+    result = generate_document(loaded, "a fox", opts(kind="none", count=None, max_tokens=7, max_images=2, temperature=0))
+    assert result.stopped_by == "max_tokens"
+    assert len(result.token_ids) == 7 and len(result.latents) == 2
+
+
+def test_context_length_stops(loaded):
+    tok = loaded.tokenizer
+    loaded.model.lm_head = FixedHead(loaded.cfg.vocab_size, [tok.encode("fox")[0]])
+    seen = {}
+
+    def factory(*args):
+        seen["b"] = CachedBackend(*args)
+        return seen["b"]
+
+    result = generate_document(loaded, "a fox", opts(kind="none", count=None, temperature=0), backend_factory=factory)
+    assert result.stopped_by == "context"
+    assert seen["b"].length <= loaded.cfg.max_seq_len and seen["b"].length >= loaded.cfg.max_seq_len - 1
+
+
+@pytest.mark.parametrize("kind,count", [("comic", 1), ("comic", 3), ("comic", 5), ("deck", 1), ("deck", 4),
+                                        ("magazine", 1), ("magazine", 2)])
+def test_forced_structure_gives_the_requested_shape(loaded, kind, count):
+    for seed in range(2):
+        result = generate_document(loaded, "a fox finds a lantern", opts(kind=kind, count=count, seed=seed, temperature=1.2))
+        assert check_kind(result.document, kind, count) == []
+        if kind == "comic":
+            assert len(result.document.images) == count
+
+
+@pytest.mark.parametrize("favourite", ["eos", "boi", "newline", "hash"])
+def test_structure_holds_against_a_stubborn_model(loaded, favourite):
+    tok = loaded.tokenizer
+    first = {"eos": tok.eos_id, "boi": tok.boi_id, "newline": tok.encode("\n")[0], "hash": tok.encode("#")[0]}[favourite]
+    loaded.model.lm_head = FixedHead(loaded.cfg.vocab_size, [first, tok.encode("fox")[0]])
+    for kind, count in (("comic", 3), ("deck", 2), ("magazine", 1)):
+        doc = generate_document(loaded, "a fox", opts(kind=kind, count=count, temperature=0)).document
+        assert check_kind(doc, kind, count) == [], (kind, doc.text)
+
+
+def test_shape_that_cannot_fit_the_context_is_an_error(loaded):
+    with pytest.raises(TfgenError, match="do not fit"):
+        generate_document(loaded, "a fox", opts(kind="comic", count=40))
+
+
+def test_empty_prompt_is_an_error(loaded):
+    with pytest.raises(TfgenError, match="empty"):
+        generate_document(loaded, "   ", opts())
+
+
+def test_sampler_must_fit_the_objective(ckpt_dirs):
+    flow = load_model(str(ckpt_dirs["flow"]))
+    with pytest.raises(TfgenError, match="does not fit"):
+        generate_document(flow, "a fox", opts(sampler="ddim"))
+    resolved = opts(sampler=None, steps=None, guidance=None).resolve(flow.sampler_defaults, "flow", 100)
+    assert (resolved.sampler, resolved.steps, resolved.guidance) == ("heun", 4, 3.0)
+    ddpm = opts(sampler="ddpm", steps=None).resolve({}, "ddpm", 100)
+    assert ddpm.steps == 100  # DDPM runs its full schedule by default
+
+
+def test_missing_model_dir_is_an_error(tmp_path):
+    with pytest.raises(TfgenError, match="not found"):
+        load_model(str(tmp_path / "nope"))
+
+
+def test_magazine_generates_sections_until_the_pages_fill(loaded):
+    # A stand-in layout: every two sections (images) make one page.
+    def pages(doc):
+        return (len(doc.images) + 1) // 2
+
+    for count in (1, 2):
+        result = generate_document(loaded, "a kite over the hill", opts(kind="magazine", count=count), page_count=pages)
+        assert result.stopped_by == "filled" and pages(result.document) == count
+        assert check_kind(result.document, "magazine") == []
+
+
+def test_magazine_drops_a_last_section_that_spills_over(loaded):
+    calls = []
+
+    def pages(doc):  # 1 section: half a page; 2 sections: one page; 3: two pages (a spill)
+        calls.append(len(doc.images))
+        return {1: 0, 2: 1}.get(len(doc.images), 2)
+
+    result = generate_document(loaded, "a kite", opts(kind="magazine", count=1), page_count=pages)
+    assert len(result.document.images) == 2 and calls[-1] == 2
+    spill = generate_document(loaded, "a kite", opts(kind="magazine", count=1),
+                              page_count=lambda doc: {1: 0}.get(len(doc.images), 2))
+    assert len(spill.document.images) == 1 and spill.stopped_by == "filled"

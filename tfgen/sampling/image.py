@@ -1,0 +1,93 @@
+"""One image at a BOI: start from noise, run the chosen sampler with classifier-free guidance over a
+backend (tfgen.sampling.backend), and decode latents with the VAE.
+
+Shapes: latents (1, C, h, w) as the transformer sees them (already multiplied by the VAE's scale
+factor); model times follow tfgen.diffusion.schedules (t = T-1 pure noise ... 0 clean).
+Guidance: pred = uncond + g * (cond - uncond), with cond and uncond in one batch of 2 ("batched")
+or two passes of 1 ("two-pass"); "auto" is batched, and skips the unconditional branch when g = 1.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import torch
+
+from tfgen.diffusion import DDIMSampler, DDPMSampler, FlowEulerSampler, FlowHeunSampler
+from tfgen.diffusion.schedules import CosineSchedule
+from tfgen.errors import TfgenError
+
+GUIDANCE_MODES = ("auto", "batched", "two-pass")
+StepCallback = Callable[[int, int], None]
+
+
+class Backend(Protocol):
+    def denoise(self, latents: torch.Tensor, t: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+def make_sampler(name: str, steps: int, schedule: CosineSchedule, generator: torch.Generator | None, eta: float = 0.0):
+    """A fresh sampler with its timesteps set (Heun keeps per-image state, so one per image)."""
+    T = schedule.num_train_timesteps
+    if name == "ddpm":
+        sampler = DDPMSampler(schedule, generator=generator)
+    elif name == "ddim":
+        sampler = DDIMSampler(schedule, eta=eta, generator=generator)
+    elif name == "euler":
+        sampler = FlowEulerSampler(T)
+    elif name == "heun":
+        sampler = FlowHeunSampler(T)
+    else:
+        raise TfgenError(f"unknown sampler {name!r}", where="--sampler")
+    sampler.set_timesteps(steps)
+    return sampler
+
+
+def function_evaluations(name: str, steps: int) -> int:
+    """Model calls per image (Heun evaluates twice per interior step)."""
+    return 2 * steps - 1 if name == "heun" else steps
+
+
+@torch.no_grad()
+def sample_latents(backend: Backend, shape: tuple[int, int, int], sampler, guidance: float,
+                   generator: torch.Generator | None, device: torch.device | str = "cpu",
+                   mode: str = "auto", on_step: StepCallback | None = None) -> torch.Tensor:
+    """Denoise one image (1, C, h, w) from Gaussian noise drawn from `generator`."""
+    if mode not in GUIDANCE_MODES:
+        raise ValueError(f"mode must be one of {GUIDANCE_MODES}")
+    x = torch.randn((1, *shape), generator=generator).to(device)
+    guided = mode != "auto" or guidance != 1.0
+    # Fixed shapes for the whole loop: built once, no per-step allocation of inputs or flags.
+    x2 = torch.empty((2, *shape), device=device)
+    drop2 = torch.tensor([False, True], device=device)
+    drop1 = torch.tensor([True], device=device)
+    timesteps = sampler.timesteps
+    # DDPM (and DDIM with eta > 0) add noise each step: drawn here from the CPU generator so that a
+    # CUDA run follows the same seed (the samplers' own draws would need a generator on the device).
+    noisy = isinstance(sampler, DDPMSampler) or (isinstance(sampler, DDIMSampler) and sampler.eta > 0)
+    for i, t in enumerate(timesteps):
+        t1 = torch.full((1,), float(t), device=device)
+        if not guided:
+            pred = backend.denoise(x, t1)
+        elif mode == "two-pass":
+            cond, uncond = backend.denoise(x, t1), backend.denoise(x, t1, drop1)
+            pred = uncond + guidance * (cond - uncond)
+        else:
+            x2[0], x2[1] = x[0], x[0]
+            out = backend.denoise(x2, t1.expand(2), drop2)
+            pred = out[1:2] + guidance * (out[0:1] - out[1:2])
+        if noisy:
+            x = sampler.step(pred, t, x, noise=torch.randn((1, *shape), generator=generator).to(device))
+        else:
+            x = sampler.step(pred, t, x)
+        if on_step is not None:
+            on_step(i + 1, len(timesteps))
+    return x
+
+
+@torch.no_grad()
+def decode_latents(vae_bundle, latents: torch.Tensor):
+    """(N, C, h, w) model latents -> N RGB Pillow images through the VAE."""
+    from tfgen.model.vae import to_images
+
+    pixels = vae_bundle.vae.decode(latents / vae_bundle.scale_factor)
+    return to_images(pixels)
