@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from tfgen.errors import OutputError
 
@@ -48,3 +49,36 @@ def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
 def write_text_atomic(target: str | os.PathLike, text: str) -> None:
     """Write UTF-8 `text` to `target` atomically."""
     write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def write_folder_atomic(folder: str | os.PathLike, files: Mapping[str, bytes]) -> Path:
+    """Write `files` (name -> bytes) as the whole content of `folder`, replaced whole or left as it was."""
+    folder = Path(folder)
+    parent = folder.parent if str(folder.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError("the folder does not exist", where=str(parent))
+    if folder.exists() and not folder.is_dir():
+        raise OutputError("exists and is not a folder", where=str(folder))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write here ({exc.strerror})", where=str(parent)) from None
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        os.chmod(tmp, 0o755)
+        if folder.exists():
+            old = parent / f".{folder.name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"cannot write ({exc.strerror})", where=str(folder)) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 from PIL import Image
 
+from tfgen.atomic import write_folder_atomic
 from tfgen.document import Document, ImageSegment, TextSegment, decode_png_size
-from tfgen.errors import DocumentError, OutputError
+from tfgen.errors import DocumentError
 
 _IMAGE_LINK = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<path>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
@@ -86,31 +85,5 @@ def document_to_markdown(doc: Document) -> tuple[str, dict[str, bytes]]:
 
 def write_markdown_folder(doc: Document, folder: str | os.PathLike) -> Path:
     """Write `folder/doc.md` and its images; the folder is replaced whole or left as it was."""
-    folder = Path(folder)
-    parent = folder.parent if str(folder.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError("the folder does not exist", where=str(parent))
-    if folder.exists() and not folder.is_dir():
-        raise OutputError("exists and is not a folder", where=str(folder))
     text, files = document_to_markdown(doc)
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write here ({exc.strerror})", where=str(parent)) from None
-    try:
-        (tmp / "doc.md").write_text(text, encoding="utf-8")
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        os.chmod(tmp, 0o755)
-        if folder.exists():
-            old = parent / f".{folder.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder / "doc.md"
+    return write_folder_atomic(folder, {"doc.md": text.encode("utf-8"), **files}) / "doc.md"

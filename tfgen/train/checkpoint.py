@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,7 +24,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from tfgen.atomic import write_bytes_atomic, write_text_atomic
+from tfgen.atomic import write_bytes_atomic, write_folder_atomic, write_text_atomic
 from tfgen.errors import OutputError, TfgenError
 from tfgen.model.tokenizer import TextTokenizer
 from tfgen.model.vae import VAE, VAEConfig
@@ -350,31 +348,4 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _write_folder(folder: Path, files: Mapping[str, bytes]) -> Path:
     """Write `files` into `folder`, which is replaced whole or left as it was."""
-    parent = folder.parent if str(folder.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError("the folder does not exist", where=str(parent))
-    if folder.exists() and not folder.is_dir():
-        raise OutputError("exists and is not a folder", where=str(folder))
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write here ({exc.strerror})", where=str(parent)) from None
-    try:
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        os.chmod(tmp, 0o755)
-        if folder.exists():
-            old = parent / f".{folder.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"cannot write ({exc.strerror})", where=str(folder)) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    return write_folder_atomic(folder, files)
