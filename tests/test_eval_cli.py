@@ -107,6 +107,10 @@ def test_all_suites_on_a_tiny_checkpoint(tmp_path):
     assert {"compositional", "consistency", "documents", "text", "vae", "frechet"} <= set(report["suites"])
     assert report["model"]["config"]["model"]["d_model"] == 32
     assert report["suites"]["text"]["perplexity"] > 1.0
-    assert report["suites"]["documents"]["forced_tokens"]["comic"] > 0
+    documents = report["suites"]["documents"]
+    assert documents["forced_tokens"]["comic"] > 0
+    # Forcing off is measured too (not skipped): a parse rate per kind.
+    assert documents["note"] == "" and set(documents["pass_rate"]) == {"comic", "magazine", "deck"}
+    assert all(0.0 <= v <= 1.0 for v in documents["pass_rate"].values())
     assert 0.0 <= report["suites"]["compositional"]["overall"] <= 1.0
     assert grid.is_file()

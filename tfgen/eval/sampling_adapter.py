@@ -2,11 +2,11 @@
 
 Images: each prompt is sent as a kind-"none" document (how caption-first training documents are
 laid out) with at most one image; a document that ends without an image counts as a blank image
-(judged wrong) and is counted in `missing_images`. Documents: tfgen.sampling's structure plan
-forces the kind's shape; it has no switch to turn forcing off yet, so the free-running part of
-the documents suite raises Unsupported and is reported as skipped. Forced tokens are the plan's
-Force steps (markup the sampler writes for the model; fallback titles and forced images are not
-counted). Text: next-token NLL of `BOS <kind> prompt SEP text EOS`, images left out.
+(judged wrong) and is counted in `missing_images`. Documents: with forcing on, tfgen.sampling's
+structure plan forces the kind's shape; with it off (GenerationOptions.structure=False) the model
+writes freely after `BOS <kind> prompt SEP`. Forced tokens are the sampler's own count
+(GenerationResult.forced_tokens: forced markup, fallback titles, forced BOI/EOI, added text).
+Text: next-token NLL of `BOS <kind> prompt SEP text EOS`, images left out.
 """
 
 from __future__ import annotations
@@ -60,15 +60,11 @@ class SamplingGenerator:
         from tfgen.sampling.generate import generate_document
         from tfgen.sampling.options import GenerationOptions
 
-        if not force_structure:
-            raise Unsupported("tfgen.sampling has no switch to turn structure forcing off")
+        # `parts` of a magazine are its sections; the sampler counts magazine pages.
         count = parts // structure.SECTIONS_PER_PAGE if kind == "magazine" else parts
-        opts = GenerationOptions(kind=kind, seed=seed, count=max(1, count))
-        doc = generate_document(self.loaded, prompt, opts).document
-        plan = structure.build_plan(kind, max(1, count), prompt)
-        tok = self.loaded.tokenizer
-        forced = sum(len(tok.encode(s.text)) for s in plan if isinstance(s, structure.Force))
-        return GeneratedDocument(doc, forced)
+        opts = GenerationOptions(kind=kind, seed=seed, count=max(1, count), structure=force_structure)
+        result = generate_document(self.loaded, prompt, opts)
+        return GeneratedDocument(result.document, result.forced_tokens)
 
     def text_nll(self, documents: Sequence[Document]) -> tuple[float, int] | None:
         import torch

@@ -4,9 +4,16 @@ The model is fed `BOS <kind> prompt <SEP>` (exactly as tfgen.train.packing lays 
 documents) and writes the rest. Text is chosen token by token (tfgen.sampling.text); at each BOI
 (the model's own, or one the plan forces) an image is denoised over its patches only
 (tfgen.sampling.image), committed clean to the cache, EOI follows and text resumes conditioned on
-the image. The plan (tfgen.sampling.structure) steers comics, magazines and decks to their shape.
+the image. The plan (tfgen.sampling.structure) steers comics, magazines and decks to their shape;
+with `opts.structure` off the model writes freely after the prompt, whatever the kind.
 
-Stops: EOS (kind none), the end of the plan, `max_tokens` text tokens, `max_images` images, or the
+Forced tokens: every token fed that the model did not sample - forced markup, fallback titles, the
+BOI and EOI of an image the plan required, and text added to the finished document (a magazine's
+stand-in standfirst, the stand-in for an empty document). The EOI after the model's own BOI is the
+generation procedure, not forcing, and the prompt is input. Counted in _Writer.feed (fed tokens)
+and _assemble (added text).
+
+Stops: EOS (kind none, or forcing off), the end of the plan, `max_tokens` text tokens, `max_images` images, or the
 model's context (`max_seq_len` positions). One torch.Generator seeded from the options drives
 every random choice (tokens, initial noise, DDPM noise), in a fixed order.
 """
@@ -40,7 +47,11 @@ class GenerationResult:
     document: Document
     token_ids: list[int]  # every text token fed after the prompt, forced or sampled (no BOI/EOI)
     latents: list[torch.Tensor] = field(default_factory=list)  # (1, C, h, w) per image
-    stopped_by: str = ""  # "eos", "plan", "max_tokens", "max_images", "context"
+    stopped_by: str = ""  # "eos", "plan", "max_tokens", "max_images", "context", "filled"
+    forced_tokens: int = 0  # tokens inserted instead of sampled (see the module docstring); 0 when nothing was forced
+
+
+Snapshot = tuple[int, int, int, int, int]  # runs, tokens in the last run, images, text tokens, forced tokens
 
 
 class _Stop(Exception):
@@ -61,6 +72,7 @@ class _Writer:
         self.latents: list[torch.Tensor] = []
         self.pictures: list = []  # the decoded images (Pillow), one per latent
         self.token_ids: list[int] = []
+        self.forced_tokens = 0
         self.logits: torch.Tensor | None = None
         V = loaded.cfg.vocab_size
         specials = list(range(len(SPECIAL_TOKENS)))
@@ -84,12 +96,15 @@ class _Writer:
         return (1 << 30) if limit is None else limit - len(self.token_ids)
 
     # --- writing --------------------------------------------------------------------------------
-    def feed(self, ids: list[int], count: bool = True) -> None:
+    def feed(self, ids: list[int], count: bool = True, forced: bool = False) -> None:
+        """Append `ids`; `count`: they are document text; `forced`: the sampler chose them, not the model."""
         if not ids:
             return
         if self.backend.length + len(ids) > self.backend.capacity:
             raise _Stop("context")
         self.logits = self.backend.feed(ids)
+        if forced:
+            self.forced_tokens += len(ids)
         if count:
             self.token_ids.extend(ids)
             self.runs[-1].extend(ids)
@@ -98,10 +113,10 @@ class _Writer:
         o = self.opts
         return choose_token(self.logits, o.temperature, o.top_k, o.top_p, self.generator, banned)
 
-    def image(self) -> None:
-        """BOI, denoise, commit the clean image, EOI."""
+    def image(self, forced: bool = False) -> None:
+        """BOI, denoise, commit the clean image, EOI; `forced`: the plan required it, the model did not ask."""
         cfg = self.loaded.cfg
-        self.feed([self.tok.boi_id], count=False)
+        self.feed([self.tok.boi_id], count=False, forced=forced)
         sampler = make_sampler(self.opts.sampler, self.opts.steps, self.schedule, self.generator, self.opts.eta)
         shape = (cfg.latent_channels, cfg.latent_size, cfg.latent_size)
         x = sample_latents(self.backend, shape, sampler, self.opts.guidance, self.generator,
@@ -110,14 +125,14 @@ class _Writer:
         self.latents.append(x)
         self.pictures.append(decode_latents(self.loaded.vae, x)[0])
         self.runs.append([])
-        self.feed([self.tok.eoi_id], count=False)
+        self.feed([self.tok.eoi_id], count=False, forced=forced)
 
-    def snapshot(self) -> tuple[int, int, int, int]:
+    def snapshot(self) -> Snapshot:
         """What the document holds now, to drop what follows (the cache keeps it; the document does not)."""
-        return len(self.runs), len(self.runs[-1]), len(self.latents), len(self.token_ids)
+        return len(self.runs), len(self.runs[-1]), len(self.latents), len(self.token_ids), self.forced_tokens
 
-    def restore(self, snap: tuple[int, int, int, int]) -> None:
-        runs, last, images, tokens = snap
+    def restore(self, snap: Snapshot) -> None:
+        runs, last, images, tokens, self.forced_tokens = snap
         del self.runs[runs:]
         del self.runs[-1][last:]
         del self.latents[images:], self.pictures[images:], self.token_ids[tokens:]
@@ -139,8 +154,9 @@ def generate_document(loaded: LoadedModel, prompt: str, opts: GenerationOptions,
     tok = loaded.tokenizer
     head = [tok.bos_id, tok.kind_id(opts.kind), *tok.encode(prompt), tok.sep_id]
     capacity = loaded.cfg.max_seq_len
-    fill = page_count if opts.kind == "magazine" else None
-    plan = structure.build_plan(opts.kind, opts.count, prompt, opts.max_tokens, fill_pages=fill is not None)
+    fill = page_count if opts.kind == "magazine" and opts.structure else None
+    plan = structure.build_plan(opts.kind, opts.count, prompt, opts.max_tokens, fill_pages=fill is not None,
+                                forced=opts.structure)
     P = loaded.cfg.patches_per_image
     minimum = [_step_minimum(s, tok, P) for s in plan]
     optional = _optional_steps(plan)
@@ -157,7 +173,7 @@ def generate_document(loaded: LoadedModel, prompt: str, opts: GenerationOptions,
     writer = _Writer(loaded, opts, backend, generator, guidance_mode, on_step)
     writer.feed(head, count=False)
     stopped_by = "plan"
-    unit_start: tuple[int, int, int, int] | None = None
+    unit_start: Snapshot | None = None
     units = 0  # units started so far
     try:
         for i, step in enumerate(plan):
@@ -179,8 +195,8 @@ def generate_document(loaded: LoadedModel, prompt: str, opts: GenerationOptions,
                 stopped_by = "filled"
     except _Stop as stop:
         stopped_by = stop.reason
-    document = _assemble(writer, prompt, opts, loaded)
-    return GenerationResult(document, writer.token_ids, writer.latents, stopped_by)
+    document, added = _assemble(writer, prompt, opts, loaded)
+    return GenerationResult(document, writer.token_ids, writer.latents, stopped_by, writer.forced_tokens + added)
 
 
 def check_prompt(prompt: str) -> str:
@@ -213,10 +229,10 @@ def _unit_minimum(plan: list, minimum: list[int], start: int) -> int:
 
 
 def _filled(w: _Writer, prompt: str, opts: GenerationOptions, loaded: LoadedModel,
-            page_count: Callable[[Document], int], last_unit: tuple[int, int, int, int], units: int) -> bool:
+            page_count: Callable[[Document], int], last_unit: Snapshot, units: int) -> bool:
     """The layout has the requested pages; a last unit (of several) that spilled onto one more page is dropped."""
     target = opts.count if opts.count is not None else structure.DEFAULT_COUNT[opts.kind]
-    pages = page_count(_assemble(w, prompt, opts, loaded))
+    pages = page_count(_assemble(w, prompt, opts, loaded)[0])
     if pages < target:
         return False
     if pages > target and units > 1:
@@ -246,7 +262,7 @@ def _fair_share(step, room: int, bodies_left: int, patches: int) -> int:
 def _run_step(w: _Writer, step, room: int) -> None:
     """`room`: positions this step may use beyond what the rest of the plan needs at the least."""
     if isinstance(step, structure.Force):
-        w.feed(w.tok.encode(step.text))
+        w.feed(w.tok.encode(step.text), forced=True)
     elif isinstance(step, structure.Line):
         _free_line(w, step, room - len(w.tok.encode(step.fallback)))
     else:
@@ -264,7 +280,7 @@ def _free_line(w: _Writer, step: structure.Line, room: int) -> None:
             break
         w.feed([token])
     if not structure.clean_line(w.tok.decode(w.runs[-1][start:])):
-        w.feed(w.tok.encode(step.fallback))
+        w.feed(w.tok.encode(step.fallback), forced=True)
 
 
 def _free_body(w: _Writer, step: structure.Body, room: int) -> None:
@@ -278,7 +294,7 @@ def _free_body(w: _Writer, step: structure.Body, room: int) -> None:
         if len(w.latents) == images_before:
             if not w.can_add_image():
                 raise _Stop("max_images" if w.opts.max_images is not None else "context")
-            w.image()
+            w.image(forced=True)
             limit += w.image_positions()
         _write_until_end(w, step, step.max_tokens - used, limit, images_before)
         return
@@ -313,11 +329,15 @@ def _write_until_end(w: _Writer, step: structure.Body, budget: int, limit: int, 
     return used
 
 
-def _assemble(w: _Writer, prompt: str, opts: GenerationOptions, loaded: LoadedModel) -> Document:
-    """Text runs and decoded images, in order, as a tfgen.document/1 with reproduction meta."""
+def _assemble(w: _Writer, prompt: str, opts: GenerationOptions, loaded: LoadedModel) -> tuple[Document, int]:
+    """Text runs and decoded images, in order, as a tfgen.document/1 with reproduction meta.
+
+    Also returns the tokens of text added that the model did not write (counted as forced).
+    With forcing off, the model's lines are kept as written, so the strict parser judges them.
+    """
     images = w.pictures
     segments: list = []
-    structured = opts.kind in structure.UNIT_NAMES
+    structured = opts.kind in structure.UNIT_NAMES and opts.structure
     for i, run in enumerate(w.runs):
         text = structure.strip_control(w.tok.decode(run))
         text = _sanitize(text) if structured else text.strip("\n")
@@ -326,14 +346,17 @@ def _assemble(w: _Writer, prompt: str, opts: GenerationOptions, loaded: LoadedMo
         if i < len(images):
             segments.append(ImageSegment.from_pil(images[i]))
     title = ""
-    if structured and segments and isinstance(segments[0], TextSegment) and segments[0].text.startswith("# "):
-        title = segments[0].text.split("\n")[0][2:].strip()
+    first = segments[0] if segments else None
+    if opts.kind in structure.UNIT_NAMES and isinstance(first, TextSegment) and first.text.startswith("# "):
+        title = first.text.split("\n")[0][2:].strip()
     doc = Document(segments, kind=opts.kind, prompt=prompt, title=title, meta=reproduction_meta(loaded, opts))
-    if opts.kind == "magazine":
-        _ensure_article_text(doc, prompt)
-    if doc.is_empty():
-        doc.segments.append(TextSegment(structure.fallback_title(prompt)))
-    return doc
+    added: list[str] = []
+    if opts.kind == "magazine" and structured:
+        added += _ensure_article_text(doc, prompt)
+    if doc.is_empty():  # an empty document is not a valid tfgen.document/1
+        added.append(structure.fallback_title(prompt))
+        doc.segments.append(TextSegment(added[-1]))
+    return doc, sum(len(w.tok.encode(text)) for text in added)
 
 
 def _sanitize(text: str) -> str:
@@ -351,13 +374,19 @@ def _sanitize(text: str) -> str:
     return "\n\n".join(part for part in out if part.strip())
 
 
-def _ensure_article_text(doc: Document, prompt: str) -> None:
-    """A magazine needs article text: when the model wrote none, the prompt stands in as the standfirst."""
+def _ensure_article_text(doc: Document, prompt: str) -> list[str]:
+    """A magazine needs article text: when the model wrote none, the prompt stands in as the standfirst.
+
+    Returns the text added (none or one standfirst).
+    """
     from tfgen.structure import check_kind
 
-    if "no article text" in check_kind(doc, "magazine"):
-        at = 1 if doc.segments and isinstance(doc.segments[0], TextSegment) else 0
-        doc.segments.insert(at, TextSegment(prompt.rstrip(".") + "."))
+    if "no article text" not in check_kind(doc, "magazine"):
+        return []
+    at = 1 if doc.segments and isinstance(doc.segments[0], TextSegment) else 0
+    standfirst = prompt.rstrip(".") + "."
+    doc.segments.insert(at, TextSegment(standfirst))
+    return [standfirst]
 
 
 def reproduction_meta(loaded: LoadedModel, opts: GenerationOptions) -> dict:
@@ -370,5 +399,5 @@ def reproduction_meta(loaded: LoadedModel, opts: GenerationOptions) -> dict:
         "model": str(loaded.directory), "model_sha256": model_sha, "seed": opts.seed, "sampler": opts.sampler,
         "steps": opts.steps, "cfg": opts.guidance, "temperature": opts.temperature, "top_k": opts.top_k,
         "top_p": opts.top_p, "count": opts.count, "max_tokens": opts.max_tokens, "max_images": opts.max_images,
-        "eta": opts.eta, "generator": f"tfgen {__version__}",
+        "eta": opts.eta, "structure": opts.structure, "generator": f"tfgen {__version__}",
     }

@@ -36,6 +36,7 @@ class GenerationOptions:
     max_tokens: int | None = None  # None: the model's context length
     max_images: int | None = None  # None: as many as fit
     eta: float = 0.0  # DDIM stochasticity (0 = deterministic)
+    structure: bool = True  # False: the model writes freely after the prompt (no forced markup, images or stop)
 
     def __post_init__(self) -> None:
         check_options(self)
@@ -77,6 +78,8 @@ def check_options(opts: GenerationOptions) -> None:
         raise OptionsError(f"unknown kind {opts.kind!r} (one of {', '.join(KINDS)})", where="--kind")
     if opts.sampler is not None and opts.sampler not in SAMPLERS:
         raise OptionsError(f"unknown sampler {opts.sampler!r} (one of {', '.join(SAMPLERS)})", where="--sampler")
+    if not isinstance(opts.structure, bool):
+        raise OptionsError(f"must be true or false, got {opts.structure!r}", where="--structure")
     if not isinstance(opts.seed, int) or isinstance(opts.seed, bool) or opts.seed < 0:
         raise OptionsError(f"must be a whole number >= 0, got {opts.seed!r}", where="--seed")
     checks = [

@@ -16,7 +16,8 @@ then N slides of heading + body (image allowed). Magazine = title, then sections
 with a required image: with a page counter (the composer), one section per page is required and
 up to MAX_SECTIONS_PER_PAGE per page are optional, written until the layout fills the pages;
 without one, SECTIONS_PER_PAGE per page (an estimate: a lead image and about a column of text per
-section). Kind "none" is one free body.
+section). Kind "none", and any kind with forcing switched off, is one free body: the model writes
+until EOS or a limit and nothing is forced.
 """
 
 from __future__ import annotations
@@ -68,9 +69,12 @@ def units_for(kind: str, count: int | None) -> int:
 
 
 def build_plan(kind: str, count: int | None, prompt: str, max_tokens: int | None = None,
-               fill_pages: bool = False) -> list[Step]:
-    """The steps for `kind` (see the module docstring); `fill_pages`: magazine sections until the pages fill."""
-    if kind not in UNIT_NAMES:
+               fill_pages: bool = False, forced: bool = True) -> list[Step]:
+    """The steps for `kind` (see the module docstring); `fill_pages`: magazine sections until the pages fill.
+
+    `forced=False` switches structure forcing off: one free body whatever the kind.
+    """
+    if kind not in UNIT_NAMES or not forced:
         return [Body(max_tokens if max_tokens is not None else 1 << 30, "free", stop_at_heading=False)]
     plan: list[Step] = [Force("# "), Line(TITLE_TOKENS, fallback_title(prompt))]
     image = "allowed" if kind == "deck" else "required"
