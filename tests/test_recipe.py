@@ -1,0 +1,65 @@
+"""The default-model recipe: its configs load with tfgen's own readers and the script's commands are real ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+import train_default  # noqa: E402
+
+
+def test_model_recipe_loads_with_the_trainers_readers():
+    from tfgen.model.config import model_config_from_mapping
+    from tfgen.train.config import load_train_config, read_toml
+
+    train = load_train_config(REPO / "configs" / "default.toml")
+    model = model_config_from_mapping(read_toml(REPO / "configs" / "default.toml")["model"])
+    assert train.seq_len <= model.max_seq_len
+    # A 4-panel comic's images fit one row with room for its text.
+    assert 4 * (model.patches_per_image + 2) < train.seq_len // 2
+    assert train.max_images * (model.patches_per_image + 2) <= train.seq_len
+
+
+def test_flags_spell_tables_as_cli_options():
+    assert train_default.flags({"image_size": 128, "lr": 0.002, "kinds": "a,b"}) == [
+        "--image-size", "128", "--lr", "0.002", "--kinds", "a,b"]
+    assert train_default.flags({"force": True, "quiet": False}) == ["--force"]
+
+
+def test_vae_recipe_matches_the_data_and_the_model():
+    from tfgen.model.config import model_config_from_mapping
+    from tfgen.model.vae import VAEConfig
+    from tfgen.train.config import read_toml
+
+    data = train_default.read_table("default-data.toml", "data")
+    vae = train_default.read_table("default-vae.toml", "vae")
+    model = model_config_from_mapping(read_toml(REPO / "configs" / "default.toml")["model"])
+    assert vae["image_size"] == data["image_size"]
+    shape = VAEConfig.for_downsample(vae["downsample"], vae["latent_channels"], vae["base_channels"]).latent_shape(
+        vae["image_size"])
+    assert shape[0] == model.latent_channels and shape[1] == model.latent_size
+
+
+@pytest.mark.parametrize("stage", ["data", "vae", "model", "eval"])
+def test_every_flag_of_the_dry_run_is_an_option_of_its_command(stage, tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_default.py"), "--dry-run", "--only", stage,
+                           "--run-dir", str(tmp_path)], capture_output=True, text=True, cwd=REPO, check=True)
+    line = done.stdout.strip().splitlines()[-1]
+    assert line.startswith("+ ") and "-m tfgen" in line
+    args = line.split(" -m tfgen ", 1)[1].split()
+    command = args[:2] if args[0] == "data" else args[:1]
+    options = {a for a in args if a.startswith("--")} | {a for a in args if a == "-o"}
+    from typer.testing import CliRunner
+
+    from tfgen.cli import app
+
+    helptext = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "300"}).output
+    for option in options:
+        assert option in helptext, f"{option} is not an option of tfgen {' '.join(command)}"
+    assert not (tmp_path / "data").exists()  # a dry run writes nothing
