@@ -215,3 +215,24 @@ def test_magazine_drops_a_last_section_that_spills_over(loaded):
     spill = generate_document(loaded, "a kite", opts(kind="magazine", count=1),
                               page_count=lambda doc: {1: 0}.get(len(doc.images), 2))
     assert len(spill.document.images) == 1 and spill.stopped_by == "filled"
+
+
+def test_generation_samplers_clip_the_clean_estimate_at_the_noisiest_step():
+    """alpha_bar(T-1) ~ 2e-9: unclipped, a 10% error in the predicted noise explodes at the first step."""
+    import torch
+
+    from tfgen.diffusion.ddim import DDIMSampler
+    from tfgen.diffusion.schedules import CosineSchedule
+    from tfgen.sampling.image import make_sampler
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 4, 8, 8, generator=g)
+    eps = x + 0.1 * torch.randn(x.shape, generator=g)  # a good but imperfect noise prediction
+    schedule = CosineSchedule()
+    for name in ("ddim", "ddpm"):
+        sampler = make_sampler(name, 50, schedule, torch.Generator().manual_seed(1))
+        t = int(sampler.timesteps[0])
+        assert sampler.step(eps, t, x).abs().max() < 6.0, name
+    raw = DDIMSampler(schedule, clip_sample=None)
+    raw.set_timesteps(50)
+    assert raw.step(eps, int(raw.timesteps[0]), x).abs().max() > 50.0  # what the clip prevents
