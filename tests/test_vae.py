@@ -184,3 +184,16 @@ def test_cli_bad_input_is_one_line(tmp_path):
     result = run_cli(tmp_path / "imgs", "--out", tmp_path / "vae", *TINY_FLAGS)
     assert result.exit_code == 1 and "bad.png" in result.output
     assert not (tmp_path / "vae").exists()
+
+
+def test_cli_crop_size_and_dtype_reach_the_trainer(tmp_path):
+    import json
+
+    write_image_folder(tmp_path / "imgs")
+    result = run_cli(tmp_path / "imgs", "--out", tmp_path / "vae", "--image-size", "16", "--crop-size", "8",
+                     "--dtype", "fp32", *TINY_FLAGS)
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((tmp_path / "vae" / "vae.json").read_text())
+    assert recorded["crop_size"] == 8 and recorded["dtype"] == "float32"
+    bad = run_cli(tmp_path / "imgs", "--out", tmp_path / "vae2", "--dtype", "fp16", *TINY_FLAGS)
+    assert bad.exit_code == 1 and "fp16" in bad.output and not (tmp_path / "vae2").exists()

@@ -34,6 +34,8 @@ def train_vae_command(
     init: Optional[Path] = typer.Option(None, help="Continue from a VAE directory or checkpoint (its shape wins)."),
     seed: int = typer.Option(0, help="Seed for the split, the initial weights and the batches."),
     threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
+    crop_size: int = typer.Option(64, "--crop-size", help="Train on random crops of this side in pixels (0: whole images)."),
+    dtype: str = typer.Option("auto", "--dtype", help="fp32, bf16 (autocast) or auto (bf16 on AMX CPUs and GPUs for wide VAEs)."),
 ) -> None:
     """Train the image autoencoder; report held-out PSNR and the latent scale factor."""
     import torch  # imported here so that `tfgen --help` stays fast
@@ -59,7 +61,7 @@ def train_vae_command(
     if initial is None:
         vae_config = VAEConfig.from_dict({**vae_config.to_dict(), "kl_weight": kl_weight})
     cfg = VAETrainConfig(steps=steps, batch_size=batch_size, lr=lr, image_size=image_size, holdout=holdout,
-                         max_images=max_images, seed=seed)
+                         max_images=max_images, seed=seed, crop_size=crop_size, dtype=dtype)
     images = load_training_images(source, image_size, max_images)
     print_info(f"training a {vae_config.downsample}x, {vae_config.latent_channels}-channel VAE on {len(images)} images "
                f"of {image_size}px for {steps} steps")
