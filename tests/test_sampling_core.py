@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
-from conftest_model import build_tiny_checkpoint
+from conftest_model import FixedHead, build_tiny_checkpoint
 from tfgen.errors import TfgenError
 from tfgen.sampling.backend import CachedBackend
 from tfgen.sampling.generate import generate_document
@@ -36,20 +35,6 @@ def loaded(ckpt_dirs):
 def opts(**kw) -> GenerationOptions:
     base = dict(kind="comic", count=2, seed=3, sampler="ddim", steps=3, guidance=3.0)
     return GenerationOptions(**{**base, **kw})
-
-
-class FixedHead(nn.Module):
-    """An LM head that ranks tokens in a fixed order (first = likeliest), whatever the hidden state."""
-
-    def __init__(self, vocab: int, order: list[int]):
-        super().__init__()
-        scores = torch.zeros(vocab)
-        for rank, token in enumerate(order):
-            scores[token] = 100.0 - rank
-        self.register_buffer("scores", scores)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.scores.expand(*hidden.shape[:-1], -1)
 
 
 @pytest.mark.parametrize("variant,sampler", [("ddpm", "ddim"), ("ddpm", "ddpm"), ("allowed", "ddim"), ("flow", "heun"),

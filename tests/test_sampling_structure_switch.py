@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
-from conftest_model import build_tiny_checkpoint
+from conftest_model import FixedHead, build_tiny_checkpoint
 from tfgen.document import Document
 from tfgen.eval.documents import DocumentRequest, run_documents
 from tfgen.eval.sampling_adapter import SamplingGenerator
@@ -32,20 +31,6 @@ def loaded(ckpt):
 def opts(**kw) -> GenerationOptions:
     base = dict(kind="comic", count=2, seed=3, sampler="ddim", steps=2, guidance=3.0)
     return GenerationOptions(**{**base, **kw})
-
-
-class FixedHead(nn.Module):
-    """An LM head that ranks tokens in a fixed order (first = likeliest), whatever the hidden state."""
-
-    def __init__(self, vocab: int, order: list[int]):
-        super().__init__()
-        scores = torch.zeros(vocab)
-        for rank, token in enumerate(order):
-            scores[token] = 100.0 - rank
-        self.register_buffer("scores", scores)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.scores.expand(*hidden.shape[:-1], -1)
 
 
 def n_tokens(loaded, text: str) -> int:
