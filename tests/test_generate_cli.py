@@ -177,3 +177,12 @@ def test_generate_pipes_into_render(model, tmp_path):
     rendered = runner.invoke(build_app(), ["render", "-", "--as", "comic", "-o", str(out)], input=doc.stdout)
     assert rendered.exit_code == 0, rendered.output
     assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_no_structure_lets_the_model_write_freely(model):
+    args = ["generate", "a fox", "--kind", "comic", "--count", "2", "--model", model, *FAST]
+    steered, free = run(args), run([*args, "--no-structure"])
+    assert steered.exit_code == 0 and free.exit_code == 0, (steered.output, free.output)
+    steered_doc, free_doc = Document.from_json(steered.stdout), Document.from_json(free.stdout)
+    assert steered_doc.meta["structure"] is True and free_doc.meta["structure"] is False
+    assert check_kind(steered_doc, "comic", 2) == []

@@ -46,6 +46,7 @@ class Common:
     out_dir: Optional[Path]
     force: bool
     json_lines: bool
+    structure: bool = True
 
 
 @dataclass
@@ -88,6 +89,8 @@ FROM = _opt(None, "--from", help="Batch: prompts from FILE (text lines or JSON L
 OUT_DIR = _opt(None, "--out-dir", help="Batch: folder for the outputs (stable names: line number + prompt slug).")
 FORCE = _opt(False, "--force", help="Batch: redo outputs that already exist.")
 JSON_LINES = _opt(False, "--json", help="Print one JSON line per finished item to stdout.")
+STRUCTURE = _opt(True, "--structure/--no-structure",
+                 help="Steer the model to the kind's shape (headings, images, the requested count); off: write freely.")
 
 
 def generate(
@@ -99,11 +102,11 @@ def generate(
     temperature: float = TEMPERATURE, top_k: int = TOP_K, top_p: float = TOP_P, max_tokens: Optional[int] = MAX_TOKENS,
     model: Optional[str] = MODEL, device: str = DEVICE, threads: int = THREADS, quiet: bool = QUIET,
     from_file: Optional[Path] = FROM, out_dir: Optional[Path] = OUT_DIR, force: bool = FORCE,
-    json_lines: bool = JSON_LINES,
+    json_lines: bool = JSON_LINES, structure: bool = STRUCTURE,
 ) -> None:
     """Generate a tfgen.document/1 JSON from a prompt (reproduction settings in its meta)."""
     common = Common(seed, steps, sampler, cfg, temperature, top_k, top_p, max_tokens, model, device, threads, quiet,
-                    from_file, out_dir, force, json_lines)
+                    from_file, out_dir, force, json_lines, structure)
     _run(kind, prompt, output, count, common, None)
 
 
@@ -127,11 +130,12 @@ def _kind_command(kind: str):
         max_tokens: Optional[int] = MAX_TOKENS, model: Optional[str] = MODEL, device: str = DEVICE,
         threads: int = THREADS, quiet: bool = QUIET, from_file: Optional[Path] = FROM,
         out_dir: Optional[Path] = OUT_DIR, force: bool = FORCE, json_lines: bool = JSON_LINES,
+        structure: bool = STRUCTURE,
     ) -> None:
         from tfgen.layout.compose import normalize_page_size
 
         common = Common(seed, steps, sampler, cfg, temperature, top_k, top_p, max_tokens, model, device, threads,
-                        quiet, from_file, out_dir, force, json_lines)
+                        quiet, from_file, out_dir, force, json_lines, structure)
         spec = RenderSpec(_render_format(kind, fmt, output), template, normalize_page_size(page_size, kind), dpi, keep_json)
         _run(kind, prompt, output, count, common, spec)
 
@@ -202,7 +206,7 @@ def _options(kind: str, count: Optional[int], c: Common, item: Optional[dict] = 
 
     values: dict[str, Any] = dict(kind=kind, seed=c.seed, sampler=c.sampler, steps=c.steps, guidance=c.cfg,
                                   temperature=c.temperature, top_k=c.top_k, top_p=c.top_p, count=count,
-                                  max_tokens=c.max_tokens)
+                                  max_tokens=c.max_tokens, structure=c.structure)
     for key, value in (item or {}).items():
         if key in ("panels", "slides", "pages", "count"):
             values["count"] = value
