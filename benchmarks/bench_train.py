@@ -29,6 +29,9 @@ from tfgen.train.distributed import DistContext  # noqa: E402
 from tfgen.train.pipeline import build_model  # noqa: E402
 from tfgen.train.trainer import Trainer, TransfusionLossModule  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_model_step import matmul_peak_gflops, top_level_ops  # noqa: E402  (shared profiler helpers)
+
 TEXT_TOKENS = 25  # per sample, as in the storyworld's captioned scenes
 
 
@@ -127,16 +130,7 @@ def host_time_per_step(cfg: ModelConfig, rows: int, steps: int) -> dict:
 def host_gaps(events, start_us: float, end_us: float) -> tuple[list[float], int]:
     """Seconds between consecutive top-level aten operators (not nested in another aten op) in [start, end],
     and the number of those operators."""
-    spans = []
-    for event in events:
-        if not event.name.startswith("aten::"):
-            continue
-        parent = event.cpu_parent
-        while parent is not None and not parent.name.startswith("aten::"):
-            parent = parent.cpu_parent
-        if parent is None:
-            spans.append((event.time_range.start, event.time_range.end))
-    spans.sort()
+    spans = sorted((e.time_range.start, e.time_range.end) for e in top_level_ops(events))
     gaps, cursor = [], start_us
     for begin, finish in spans:
         if begin > cursor:
@@ -145,19 +139,6 @@ def host_gaps(events, start_us: float, end_us: float) -> tuple[list[float], int]
     if end_us > cursor:
         gaps.append((end_us - cursor) * 1e-6)
     return gaps, len(spans)
-
-
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 8) -> float:
-    """FLOP/s of an n x n x n matrix product in `dtype` (best of `reps`)."""
-    a = torch.randn(n, n).to(dtype)
-    b = torch.randn(n, n).to(dtype)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best
 
 
 def step_flops(cfg: ModelConfig, rows: int, dtype: str) -> float:
@@ -232,7 +213,7 @@ def section_efficiency(steps: int, world_rows: int) -> None:
     print(f"\n3. Achieved FLOP/s of a world-s step ({world_rows} rows) vs the measured matmul peak")
     cfg = preset("world-s")
     for dtype, torch_dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        peak = matmul_peak(torch_dtype)
+        peak = matmul_peak_gflops(torch.device("cpu"), torch_dtype) * 1e9
         flops = step_flops(cfg, world_rows, dtype)
         sec = throughput("world-s", cfg, world_rows, dtype, steps)["sec_per_step"]
         print(f"{dtype}: {flops / 1e9:7.1f} GFLOP/step, {sec * 1e3:7.1f} ms/step -> {flops / sec / 1e9:7.1f} GFLOP/s; "
