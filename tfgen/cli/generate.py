@@ -167,6 +167,9 @@ def info(
         "things": sorted(known_things(config) or []),
         "defaults": config.get("sampler", {}),
         "figures": config.get("evaluation", config.get("eval", {})),
+        # Whose the training images are (e.g. OpenMoji, CC BY-SA 4.0): generated files credit them too.
+        "data_attribution": _config_text(config, "data_attribution"),
+        "data_licence": _config_text(config, "data_licence"),
     }
     if json_out:
         typer.echo(json.dumps(summary, ensure_ascii=False))
@@ -182,7 +185,17 @@ def info(
         f"defaults:     " + (", ".join(f"{k} {v}" for k, v in summary["defaults"].items()) or "none recorded"),
         f"figures:      " + (", ".join(f"{k} {v}" for k, v in summary["figures"].items()) or "not yet measured"),
     ]
+    if summary["data_attribution"]:
+        lines.append(f"data credit:  {summary['data_attribution']}")
+    if summary["data_licence"]:
+        lines.append(f"data licence: {summary['data_licence']}")
     typer.echo("\n".join(lines))
+
+
+def _config_text(config: dict, key: str) -> str | None:
+    """A top-level string of config.json, or None when it is missing, empty or not a string."""
+    value = config.get(key)
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 # --- the shared run ----------------------------------------------------------------------------

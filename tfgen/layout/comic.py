@@ -32,7 +32,7 @@ from tfgen.layout.balloons import PanelText, TextSpec
 from tfgen.layout.comic_pages import continuation_pages, panel_boxes, title_band
 from tfgen.layout.compose import template_page_size
 from tfgen.layout.templates import Template
-from tfgen.layout.tree import Layout, Page, Rect
+from tfgen.layout.tree import Layout, Page, Rect, document_rights
 from tfgen.structure import Figure, outline
 
 ALLOWED_KEYS = frozenset(
@@ -280,6 +280,7 @@ def compose_comic(doc: Document, template: Template, target: str = "pdf", page_s
         subject=doc.prompt,
         keywords=["comic", "tfgen", template.name],
         rtl=cfg.rtl,
+        rights=document_rights(doc.meta),
     )
     layout.warnings.extend(cleaner.warnings)
     content = Rect(cfg.margin, cfg.margin, cfg.width - 2 * cfg.margin, cfg.height - 2 * cfg.margin)

@@ -20,7 +20,7 @@ from tfgen.document import Document
 from tfgen.layout.deck_style import DeckTheme
 from tfgen.layout.deck_slides import SlideMaker, continued
 from tfgen.layout.templates import Template
-from tfgen.layout.tree import Layout
+from tfgen.layout.tree import Layout, document_rights
 from tfgen.markup import Block
 from tfgen.structure import Figure, Section, outline
 
@@ -35,7 +35,8 @@ def compose_deck(doc: Document, template: Template, target: str, page_size: Opti
     theme = DeckTheme.from_template(template, target)
     _, width, height = template_page_size(template, "deck", page_size)
     out = outline(doc)
-    layout = Layout(kind="deck", pages=[], title=out.title, subject=doc.prompt, keywords=["deck"])
+    layout = Layout(kind="deck", pages=[], title=out.title, subject=doc.prompt, keywords=["deck"],
+                    rights=document_rights(doc.meta))
     maker = SlideMaker(theme, width, height, layout)
     intro_text = [b for b in out.intro_blocks if b.kind in TEXT_KINDS]
     subtitle = intro_text[0].text if intro_text and intro_text[0].kind == "paragraph" else ""

@@ -24,7 +24,7 @@ from tfgen.layout.magazine_cover import build_cover
 from tfgen.layout.magazine_style import MagazineStyle
 from tfgen.layout.prepared import prepared
 from tfgen.layout.templates import Template
-from tfgen.layout.tree import Box, ImageBox, Layout, Page, Paragraph, Rect, Shape, TextBox, TextStyle
+from tfgen.layout.tree import Box, ImageBox, Layout, Page, Paragraph, Rect, Shape, TextBox, TextStyle, document_rights
 from tfgen.markup import Block
 from tfgen.structure import Figure, Outline, outline
 
@@ -51,7 +51,8 @@ def compose_magazine(doc: Document, template: Template, target: str, page_size: 
     style = MagazineStyle.from_template(template, target)
     _, width, height = template_page_size(template, "magazine", page_size)
     out = outline(doc)
-    layout = Layout(kind="magazine", pages=[], title=out.title or style.name, subject=doc.prompt, keywords=["magazine"])
+    layout = Layout(kind="magazine", pages=[], title=out.title or style.name, subject=doc.prompt, keywords=["magazine"],
+                    rights=document_rights(doc.meta))
     arts = split_articles(out)
     layout.pages.append(build_cover(doc, cover_lines(out, arts), style, width, height, layout.warnings))
     builder = _ArticleBuilder(style, width, height, layout)

@@ -175,3 +175,15 @@ class Layout:
     keywords: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     rtl: bool = False  # right-to-left reading (manga)
+    rights: str = ""  # credit/licence of the images (the training data's attribution); "" writes none
+
+
+def document_rights(meta: dict) -> str:
+    """The document's `meta["attribution"]` when it is a non-empty string, else ""."""
+    value = meta.get("attribution", "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def rights_notice(rights: str) -> str:
+    """How backends label Layout.rights in a file's free-text properties ("" when there are none)."""
+    return f"Image credits: {rights}" if rights else ""

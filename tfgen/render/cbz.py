@@ -10,7 +10,7 @@ import io
 import zipfile
 from xml.sax.saxutils import escape
 
-from tfgen.layout.tree import Layout
+from tfgen.layout.tree import Layout, rights_notice
 from tfgen.render.png import DEFAULT_DPI, render_png_pages
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -21,11 +21,12 @@ def comic_info_xml(layout: Layout, summary: str = "") -> str:
     fields = [
         ("Title", layout.title),
         ("Summary", summary or layout.subject),
+        # The schema has no rights field; Notes, its free-text one, follows Summary in its sequence.
+        ("Notes", rights_notice(layout.rights)),
         ("Writer", "tfgen"),
+        ("Tags", ", ".join(layout.keywords)),  # the schema's sequence puts Tags before PageCount
         ("PageCount", str(len(layout.pages))),
     ]
-    if layout.keywords:
-        fields.append(("Tags", ", ".join(layout.keywords)))
     if layout.rtl:
         fields.append(("Manga", "YesAndRightToLeft"))
     body = "".join(f"  <{k}>{escape(v)}</{k}>\n" for k, v in fields if v)

@@ -1,6 +1,11 @@
 """PDF backend (reportlab): draws a Layout, fonts embedded, byte-identical output for identical input.
 
 reportlab's y axis points up; every layout y (down from the top) is flipped here as `page.height - y`.
+
+Image rights (Layout.rights) go into the document information dictionary twice: as a custom
+/Rights entry (the name of XMP's dc:rights; `pdfinfo -custom`, Acrobat's Custom tab and pypdf
+read it), and after the prompt in /Subject, which every viewer's properties dialog and plain
+`pdfinfo` show. Info has no standard rights key; custom keys are allowed (ISO 32000-1, 14.3.3).
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ import io
 
 from reportlab.lib.colors import HexColor
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase.pdfdoc import PDFInfo, PDFName, PDFString
+from reportlab.pdfbase.pdfdoc import format as pdf_format
 from reportlab.pdfgen import canvas as rl_canvas
 
 from tfgen.layout import fonts
-from tfgen.layout.tree import Balloon, ImageBox, Layout, Page, Shape, TextBox
+from tfgen.layout.tree import Balloon, ImageBox, Layout, Page, Shape, TextBox, rights_notice
 from tfgen.render.draw_common import balloon_outline, ensure_face, place_lines, shape_points
 
 
@@ -32,15 +39,44 @@ def render_pdf(layout: Layout) -> bytes:
     )
     c.setTitle(layout.title)
     c.setAuthor(layout.author)
-    c.setSubject(layout.subject)
+    c.setSubject(subject_with_rights(layout.subject, layout.rights))
     c.setKeywords(", ".join(layout.keywords))
     c.setCreator("tfgen")
+    if layout.rights:
+        c._doc.info = _InfoWithRights.replacing(c._doc.info, layout.rights)
     for page in layout.pages:
         c.setPageSize((page.width, page.height))
         _draw_page(c, page)
         c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def subject_with_rights(subject: str, rights: str) -> str:
+    """/Subject: the prompt, then the image credits when there are any."""
+    notice = rights_notice(rights)
+    return " | ".join(part for part in (subject, notice) if part)
+
+
+class _InfoWithRights(PDFInfo):
+    """reportlab's Info dictionary plus a /Rights entry (reportlab has no setter for custom keys)."""
+
+    rights = ""
+
+    @classmethod
+    def replacing(cls, info: PDFInfo, rights: str) -> "_InfoWithRights":
+        new = cls()
+        new.__dict__.update(info.__dict__)  # title, author, ... as the canvas set them
+        new.rights = rights
+        return new
+
+    def format(self, document) -> bytes:
+        body = super().format(document)
+        # PDFDictionary.format ends every dictionary with b"\n>>": add our entry before it.
+        if not body.endswith(b"\n>>"):
+            raise AssertionError("unexpected reportlab Info dictionary layout")
+        entry = pdf_format(PDFName("Rights"), document) + b" " + pdf_format(PDFString(self.rights), document)
+        return body[:-3] + b"\n " + entry + b"\n>>"
 
 
 def _first_font(layout: Layout) -> str:

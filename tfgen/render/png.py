@@ -1,7 +1,8 @@
 """PNG backend (Pillow): one image per page at a chosen DPI, drawn with the same TTFs as the PDF.
 
 Pages are drawn at SUPERSAMPLE times the target resolution and scaled down, which smooths the
-balloon and shape edges that Pillow draws without anti-aliasing.
+balloon and shape edges that Pillow draws without anti-aliasing. Image rights (Layout.rights) go
+into the PNG's "Copyright" text chunk (a keyword the PNG spec predefines): tEXt when Latin-1, else iTXt.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import functools
 import io
 
 from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
 
 from tfgen.layout.tree import Balloon, ImageBox, Layout, Page, Rect, Shape, TextBox
 from tfgen.render.draw_common import balloon_outline, ensure_face, place_lines, rgb, shape_points
@@ -20,7 +22,7 @@ SUPERSAMPLE = 2
 
 def render_png_pages(layout: Layout, dpi: int = DEFAULT_DPI) -> list[bytes]:
     """Each page of the layout as PNG bytes."""
-    return [_encode(render_page_image(page, dpi)) for page in layout.pages]
+    return [_encode(render_page_image(page, dpi), layout.rights) for page in layout.pages]
 
 
 def page_pixel_size(page: Page, dpi: int) -> tuple[int, int]:
@@ -45,9 +47,12 @@ def render_page_image(page: Page, dpi: int = DEFAULT_DPI) -> Image.Image:
     return big.resize(size, Image.Resampling.LANCZOS)
 
 
-def _encode(img: Image.Image) -> bytes:
+def _encode(img: Image.Image, rights: str = "") -> bytes:
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=6)
+    chunks = PngInfo()
+    if rights:
+        chunks.add_text("Copyright", rights)  # falls back to iTXt for text Latin-1 cannot hold
+    img.save(buf, format="PNG", compress_level=6, pnginfo=chunks)
     return buf.getvalue()
 
 

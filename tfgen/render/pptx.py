@@ -2,7 +2,9 @@
 
 Layout points become EMU (12,700 per point). The slide size comes from the first page; a PPTX file
 has one slide size. python-pptx stamps the time into the core properties and the zip entries, so
-both are fixed here: identical input gives identical bytes.
+both are fixed here: identical input gives identical bytes. Image rights (Layout.rights) go into
+the core properties' Comments (dc:description), which PowerPoint shows under File > Info; the
+OPC core-properties schema has no rights element.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Pt
 
-from tfgen.layout.tree import EMU_PER_POINT, Balloon, ImageBox, Layout, Page, Paragraph, Shape, TextBox
+from tfgen.layout.tree import EMU_PER_POINT, Balloon, ImageBox, Layout, Page, Paragraph, Shape, TextBox, rights_notice
 from tfgen.layout import fallback, fonts, textfit
 from tfgen.render.draw_common import BALLOON_CORNER, SHAPE_CORNER, ensure_face, tail_inside, text_area
 
@@ -62,6 +64,7 @@ def _set_properties(prs, layout: Layout) -> None:
     cp.created = FIXED_TIME
     cp.modified = FIXED_TIME
     cp.revision = 1
+    cp.comments = rights_notice(layout.rights)  # also clears python-pptx's "generated using python-pptx"
 
 
 def normalize_zip(data: bytes) -> bytes:
