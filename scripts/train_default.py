@@ -1,10 +1,11 @@
 """Train tfgen's default model with tfgen's own commands: data -> VAE -> tokenizer + Transfusion -> eval.
 
-    python scripts/train_default.py [--run-dir /work/runs/default] [--only data|vae|model|eval] [--dry-run]
+    python scripts/train_default.py [--run-dir /work/runs/default] [--only data|vae|model|flow|eval] [--dry-run]
 
 The recipe lives in configs/: default-data.toml (`tfgen data build` flags), default-vae.toml
-(`tfgen train-vae` flags), default.toml (`tfgen train --config`: [train] and [model]; the
-tokenizer is trained by `tfgen train` on the dataset's text) and default-eval.toml (`tfgen eval`). Each table key becomes the flag
+(`tfgen train-vae` flags), default.toml (stage 1, `tfgen train --config`: [train] and [model]; the
+tokenizer is trained by `tfgen train` on the dataset's text), default-flow.toml (stage 2: a fine-tune of
+stage 1 to flow matching with a time shift; the file says why) and default-eval.toml (`tfgen eval`). Each table key becomes the flag
 `--key-name`. The data and VAE stages are skipped when their output exists, and a model run
 with a training state is continued with `--resume`, so the script can be run again after a stop. docs/TRAINING.md has the
 measurements behind every number.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
-STAGES = ("data", "vae", "model", "eval")
+STAGES = ("data", "vae", "model", "flow", "eval")
 
 
 def flags(table: dict) -> list[str]:
@@ -74,7 +75,7 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true", help="Print the commands without running them.")
     args = parser.parse_args()
     run, dry = args.run_dir, args.dry_run
-    data, vae, model = run / "data", run / "vae", run / "model"
+    data, vae, model, flow = run / "data", run / "vae", run / "model", run / "flow"
     wanted = STAGES if args.only is None else (args.only,)
     if not dry:
         run.mkdir(parents=True, exist_ok=True)
@@ -88,9 +89,14 @@ def main() -> None:
         resume = ["--resume"] if (model / "train_state.json").is_file() else []
         tfgen(["train", "--config", str(CONFIGS / "default.toml"), "--data", str(data), "--vae", str(vae),
                "--out", str(model), *resume], dry, log=None if dry else run / "model.log")
+    if "flow" in wanted:
+        resume = ["--resume"] if (flow / "train_state.json").is_file() else []
+        tfgen(["train", "--config", str(CONFIGS / "default-flow.toml"), "--data", str(data),
+               "--init-from", str(model / "checkpoint"), "--out", str(flow), *resume], dry,
+              log=None if dry else run / "flow.log")
     if "eval" in wanted:
         if dry or has_command("eval"):
-            tfgen(["eval", "--model", str(model / "checkpoint"), "-o", str(run / "eval.json"),
+            tfgen(["eval", "--model", str(flow / "checkpoint"), "-o", str(run / "eval.json"),
                    "--grid", str(run / "eval-grid.png"), *flags(read_table("default-eval.toml", "eval"))],
                   dry, log=None if dry else run / "eval.log")
         else:

@@ -114,3 +114,18 @@ def test_all_suites_on_a_tiny_checkpoint(tmp_path):
     assert all(0.0 <= v <= 1.0 for v in documents["pass_rate"].values())
     assert 0.0 <= report["suites"]["compositional"]["overall"] <= 1.0
     assert grid.is_file()
+
+
+def test_sampler_overrides_reach_the_generations_and_the_report(tmp_path):
+    from conftest_model import build_tiny_checkpoint
+
+    model = str(build_tiny_checkpoint(tmp_path / "ckpt"))
+    args = ("--model", model, "--suite", "compositional", "--limit", "2", "--n-per-prompt", "1", "--json")
+    a = json.loads(_run(*args, "--sampler", "ddim", "--steps", "2", "--cfg", "1").stdout)
+    assert a["model"]["config"]["sampling_used"] == {"sampler": "ddim", "steps": 2, "guidance": 1.0}
+    assert (a["settings"]["sampler"], a["settings"]["steps"], a["settings"]["guidance"]) == ("ddim", 2, 1.0)
+    assert "missing_images" in a
+    b = json.loads(_run(*args, "--sampler", "ddim", "--steps", "3", "--cfg", "1").stdout)
+    assert a["suites"]["frechet"] != b["suites"]["frechet"]  # other steps, other images
+    wrong = _run(*args, "--sampler", "euler")  # a flow sampler on a DDPM checkpoint
+    assert wrong.exit_code == 1 and "--sampler" in wrong.output and "Traceback" not in wrong.output

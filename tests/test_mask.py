@@ -110,3 +110,35 @@ def test_position_flags_spreads_image_flags():
 def test_unknown_cross_image_mode_rejected():
     with pytest.raises(ValueError):
         build_attention_mask(torch.zeros(1, 2, dtype=torch.long), torch.full((1, 2), -1), None, "sometimes")
+
+
+def causal_mask_for(cross_image: str = "blocked", drop: list[bool] | None = None) -> torch.Tensor:
+    dropped = torch.tensor([drop]) if drop is not None else None
+    return build_attention_mask(torch.tensor([DOC]), torch.tensor([IMG]), dropped, cross_image, "causal")[0, 0]
+
+
+@pytest.mark.parametrize("mode", ["blocked", "allowed"])
+def test_causal_image_attention_only_removes_looking_ahead_inside_an_image(mode):
+    bidi, causal = mask_for(cross_image=mode), causal_mask_for(cross_image=mode)
+    ahead = {(a, b) for image in (IMAGE0, IMAGE1, IMAGE2) for a in image for b in image if b > a}
+    for i in range(18):
+        for j in range(18):
+            assert bool(causal[i, j]) == (bool(bidi[i, j]) and (i, j) not in ahead), (mode, i, j)
+    assert causal[8, 7] and not causal[7, 8] and bidi[7, 8]
+
+
+def test_causal_image_attention_with_dropped_condition_sees_only_earlier_patches_of_itself():
+    m = causal_mask_for(cross_image="allowed", drop=[False, True, False])
+    assert {j for j in range(18) if m[7, j]} == {7}
+    assert {j for j in range(18) if m[8, j]} == {7, 8}
+
+
+def test_unknown_image_attention_mode_rejected():
+    from tfgen.model.config import ConfigError, ModelConfig
+
+    with pytest.raises(ValueError):
+        build_attention_mask(torch.zeros(1, 2, dtype=torch.long), torch.full((1, 2), -1), None, "blocked", "sideways")
+    with pytest.raises(ConfigError) as err:
+        ModelConfig(image_attention="sideways")
+    assert err.value.where == "image_attention"
+    assert ModelConfig().image_attention == "bidirectional"

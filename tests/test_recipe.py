@@ -26,6 +26,20 @@ def test_model_recipe_loads_with_the_trainers_readers():
     assert train.max_images * (model.patches_per_image + 2) <= train.seq_len
 
 
+def test_flow_stage_fine_tunes_stage_one_changing_only_training_switches():
+    from tfgen.model.config import TRAINING_SWITCHES, model_config_from_mapping
+    from tfgen.train.config import load_train_config, read_toml
+    from tfgen.train.pipeline import fine_tune_config
+
+    stage1 = model_config_from_mapping(read_toml(REPO / "configs" / "default.toml")["model"])
+    table = read_toml(REPO / "configs" / "default-flow.toml")["model"]
+    assert set(table) <= set(TRAINING_SWITCHES)
+    stage2 = fine_tune_config(stage1, table)
+    assert stage2.objective == "flow" and stage2.time_shift > 1
+    assert load_train_config(REPO / "configs" / "default-flow.toml").seq_len == load_train_config(
+        REPO / "configs" / "default.toml").seq_len
+
+
 def test_flags_spell_tables_as_cli_options():
     assert train_default.flags({"image_size": 128, "lr": 0.002, "kinds": "a,b"}) == [
         "--image-size", "128", "--lr", "0.002", "--kinds", "a,b"]
@@ -46,7 +60,7 @@ def test_vae_recipe_matches_the_data_and_the_model():
     assert shape[0] == model.latent_channels and shape[1] == model.latent_size
 
 
-@pytest.mark.parametrize("stage", ["data", "vae", "model", "eval"])
+@pytest.mark.parametrize("stage", ["data", "vae", "model", "flow", "eval"])
 def test_every_flag_of_the_dry_run_is_an_option_of_its_command(stage, tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_default.py"), "--dry-run", "--only", stage,
                            "--run-dir", str(tmp_path)], capture_output=True, text=True, cwd=REPO, check=True)

@@ -63,9 +63,10 @@ def test_ddim_eta0_is_deterministic_and_ddpm_is_not():
     assert not torch.equal(ddpm.step(eps, t, x), ddpm.step(eps, t, x))
 
 
+@pytest.mark.parametrize("shift", [1.0, 3.0])
 @pytest.mark.parametrize("cls,steps,calls", [(FlowEulerSampler, 20, 20), (FlowHeunSampler, 5, 9)])
-def test_flow_samplers_follow_the_straight_path(cls, steps, calls):
-    sampler = cls(1000)
+def test_flow_samplers_follow_the_straight_path(cls, steps, calls, shift):
+    sampler = cls(1000, shift)
     sampler.set_timesteps(steps)
     assert len(sampler.timesteps) == calls
     assert float(sampler.timesteps[0]) == pytest.approx(999.0)
@@ -87,3 +88,12 @@ def test_heun_beats_euler_on_a_curved_field():
             x = sampler.step(x, t, x)
         results[cls.__name__] = abs(float(x) - float(torch.exp(torch.tensor(-1.0))))
     assert results["FlowHeunSampler"] < results["FlowEulerSampler"] / 3
+
+
+def test_shifted_euler_spends_its_steps_at_high_noise():
+    plain, shifted = FlowEulerSampler(1000), FlowEulerSampler(1000, 3.0)
+    plain.set_timesteps(10)
+    shifted.set_timesteps(10)
+    assert float(shifted.timesteps[0]) == pytest.approx(999.0)
+    assert (shifted.timesteps[1:] > plain.timesteps[1:]).all()
+    assert int((shifted.timesteps > 500).sum()) > int((plain.timesteps > 500).sum())

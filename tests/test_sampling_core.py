@@ -221,3 +221,25 @@ def test_generation_samplers_clip_the_clean_estimate_at_the_noisiest_step():
     raw = DDIMSampler(schedule, clip_sample=None)
     raw.set_timesteps(50)
     assert raw.step(eps, int(raw.timesteps[0]), x).abs().max() > 50.0  # what the clip prevents
+
+
+def test_cached_equals_naive_with_causal_image_attention(ckpt_dirs, tmp_path):
+    import json
+    import shutil
+
+    causal_dir = tmp_path / "causal"
+    shutil.copytree(ckpt_dirs["ddpm"], causal_dir)  # same weights; only the attention switch differs
+    config = json.loads((causal_dir / "config.json").read_text())
+    config["model"]["image_attention"] = "causal"
+    (causal_dir / "config.json").write_text(json.dumps(config))
+    causal = load_model(str(causal_dir))
+    assert causal.cfg.image_attention == "causal"
+    o = opts(sampler="ddim", steps=3, temperature=1.0)
+    cached = generate_document(causal, "a fox finds a lantern", o)
+    naive = generate_document(causal, "a fox finds a lantern", o, backend_factory=NaiveBackend)
+    assert cached.token_ids == naive.token_ids and len(cached.latents) == len(naive.latents) == 2
+    for a, b in zip(cached.latents, naive.latents):
+        assert torch.allclose(a, b, atol=2e-3, rtol=1e-3), (a - b).abs().max()
+    # The switch is live: the bidirectional model with the same weights draws other latents.
+    bidi = generate_document(load_model(str(ckpt_dirs["ddpm"])), "a fox finds a lantern", o)
+    assert not torch.allclose(bidi.latents[0], cached.latents[0], atol=1e-3)

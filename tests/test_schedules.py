@@ -87,3 +87,38 @@ def test_sample_times_ranges_and_noise_limit(objective):
         assert torch.equal(t, t.floor())
     else:
         assert not torch.equal(t[0], t[0].floor())
+
+
+def test_time_shift_fixes_the_ends_and_moves_mass_toward_noise():
+    from tfgen.diffusion.flow import shift_sigma
+    sigma = torch.linspace(0, 1, 101, dtype=torch.float64)
+    assert torch.equal(shift_sigma(sigma, 1.0), sigma)
+    shifted = shift_sigma(sigma, 3.0)
+    assert shifted[0] == 0 and shifted[-1] == 1
+    assert (shifted[1:] > shifted[:-1]).all() and (shifted[1:-1] > sigma[1:-1]).all()
+    assert abs(float(shift_sigma(torch.tensor(0.5), 3.0)) - 0.75) < 1e-6  # s*0.5 / (1 + (s-1)*0.5)
+    with pytest.raises(ValueError):
+        shift_sigma(sigma, 0.0)
+
+
+def test_sample_times_with_shift_put_more_targets_at_high_noise():
+    n = 20000
+    target = torch.ones(1, n, dtype=torch.bool)
+    limited = torch.zeros(1, n, dtype=torch.bool)
+    plain = sample_times("flow", 1000, 500, target, limited, torch.Generator().manual_seed(0))
+    shifted = sample_times("flow", 1000, 500, target, limited, torch.Generator().manual_seed(0), time_shift=3.0)
+    assert (shifted >= plain).all()  # the same draws, moved toward noise
+    share = lambda t: float((t > 900).float().mean())  # noqa: E731
+    assert share(plain) < 0.11 and share(shifted) > 0.24  # 1 - 0.9/(3 - 2*0.9) = 0.25
+    limited[:] = True
+    capped = sample_times("flow", 1000, 500, target, limited, torch.Generator().manual_seed(0), time_shift=3.0)
+    assert capped.max() < 500
+
+
+def test_time_shift_is_a_flow_setting():
+    from tfgen.model.config import ConfigError, ModelConfig
+    ModelConfig(objective="flow", time_shift=3.0)
+    with pytest.raises(ConfigError):
+        ModelConfig(objective="ddpm", time_shift=3.0)
+    with pytest.raises(ConfigError):
+        ModelConfig(objective="flow", time_shift=0.0)

@@ -362,3 +362,19 @@ def test_tfgen_train_bad_input_is_one_line(tmp_path):
     assert result.exit_code == 1 and "nowhere" in result.output and "Traceback" not in result.output
     result = runner.invoke(cli_app(), ["train", "--data", str(data), "--out", str(tmp_path / "r2"), "--device", "cpu"])
     assert result.exit_code == 1 and "--vae" in result.output
+
+
+def test_fine_tune_may_change_training_switches_but_not_shapes():
+    from tfgen.errors import TfgenError
+    from tfgen.model.config import preset
+    from tfgen.train.pipeline import fine_tune_config
+
+    base = preset("tiny")
+    tuned = fine_tune_config(base, {"preset": "world-s", "objective": "flow", "time_shift": 3.0, "d_model": base.d_model})
+    assert (tuned.objective, tuned.time_shift) == ("flow", 3.0)
+    assert tuned.d_model == base.d_model and tuned.vocab_size == base.vocab_size  # the preset key is not a base here
+    with pytest.raises(TfgenError) as err:
+        fine_tune_config(base, {"d_model": base.d_model * 2})
+    assert err.value.where == "model.d_model" and "fine-tuning" in err.value.message
+    with pytest.raises(TfgenError):
+        fine_tune_config(base, {"time_shift": 3.0})  # still ddpm: the shift is a flow setting

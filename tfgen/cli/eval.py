@@ -23,6 +23,9 @@ def eval_command(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the JSON report to this file."),
     grid: Optional[Path] = typer.Option(None, "--grid", help="Write a PNG grid of samples per category."),
     threads: int = typer.Option(1, "--threads", help="CPU threads for torch (small models run fastest on one)."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="ddpm, ddim, euler or heun (default: the checkpoint's)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default: the checkpoint's)."),
+    cfg_scale: Optional[float] = typer.Option(None, "--cfg", help="Guidance scale (default: the checkpoint's)."),
 ) -> None:
     """Measure a model: GenEval-style composition, character consistency, documents, perplexity, VAE PSNR."""
     from tfgen.errors import TfgenError
@@ -34,7 +37,7 @@ def eval_command(
     if limit is not None and limit < 1:
         raise TfgenError(f"must be at least 1 (got {limit})", where="--limit")
     cfg = EvalConfig(model=model, suites=parse_suites(suite), n_per_prompt=n_per_prompt, limit=limit, seed=seed,
-                     detector=str(detector) if detector else None)
+                     detector=str(detector) if detector else None, sampler=sampler, steps=steps, guidance=cfg_scale)
     if threads < 1:
         raise TfgenError(f"must be at least 1 (got {threads})", where="--threads")
     import torch

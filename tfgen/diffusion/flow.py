@@ -2,6 +2,9 @@
 
 Times are model times in [0, T-1] (see tfgen.diffusion.schedules); sigma = t / (T-1) runs from
 1 (pure noise) down to 0 (clean). `timesteps` are floats.
+
+`shift` (SD3's timestep shift, Esser et al. 2024 eq. 23) moves the same grid toward high noise,
+where the caption decides the picture; it must match the shift the checkpoint was trained with.
 """
 
 from __future__ import annotations
@@ -9,20 +12,28 @@ from __future__ import annotations
 import torch
 
 
-def _sigmas(num_steps: int) -> torch.Tensor:
-    """num_steps + 1 evenly spaced sigmas from 1 down to 0 (float64)."""
-    return torch.linspace(1.0, 0.0, num_steps + 1, dtype=torch.float64)
+def shift_sigma(sigma: torch.Tensor, shift: float) -> torch.Tensor:
+    """s * sigma / (1 + (s - 1) * sigma): fixes 0 and 1, monotone, identity at s = 1."""
+    if shift <= 0:
+        raise ValueError(f"shift must be positive, got {shift}")
+    return shift * sigma / (1 + (shift - 1) * sigma)
+
+
+def _sigmas(num_steps: int, shift: float = 1.0) -> torch.Tensor:
+    """num_steps + 1 sigmas from 1 down to 0, evenly spaced before the shift (float64)."""
+    return shift_sigma(torch.linspace(1.0, 0.0, num_steps + 1, dtype=torch.float64), shift)
 
 
 class FlowEulerSampler:
     """diffusers-shaped: `set_timesteps(n)`, then `x = step(v, t, x)` for t in `timesteps`."""
 
-    def __init__(self, num_train_timesteps: int = 1000):
+    def __init__(self, num_train_timesteps: int = 1000, shift: float = 1.0):
         self.num_train_timesteps = num_train_timesteps
+        self.shift = shift
         self.set_timesteps(20)
 
     def set_timesteps(self, num_steps: int) -> None:
-        self.sigmas = _sigmas(num_steps)
+        self.sigmas = _sigmas(num_steps, self.shift)
         self.timesteps = self.sigmas[:-1] * (self.num_train_timesteps - 1)
 
     def _sigma_pair(self, t: float) -> tuple[float, float]:
@@ -41,12 +52,13 @@ class FlowHeunSampler:
     The last step is plain Euler (the slope at sigma = 0 is not needed).
     """
 
-    def __init__(self, num_train_timesteps: int = 1000):
+    def __init__(self, num_train_timesteps: int = 1000, shift: float = 1.0):
         self.num_train_timesteps = num_train_timesteps
+        self.shift = shift
         self.set_timesteps(20)
 
     def set_timesteps(self, num_steps: int) -> None:
-        sig = _sigmas(num_steps)
+        sig = _sigmas(num_steps, self.shift)
         scale = self.num_train_timesteps - 1
         # (time the model is evaluated at, sigma it starts from, sigma it goes to, stage)
         plan: list[tuple[float, float, float, str]] = []

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from tfgen.diffusion.flow import shift_sigma
+
 OBJECTIVES = ("ddpm", "flow")
 
 
@@ -44,14 +46,18 @@ def training_target(objective: str, x0: torch.Tensor, noise: torch.Tensor) -> to
 
 
 def sample_times(objective: str, num_train_timesteps: int, noise_limit_t: int, is_target: torch.Tensor,
-                 noise_limited: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+                 noise_limited: torch.Tensor, generator: torch.Generator | None = None,
+                 time_shift: float = 1.0) -> torch.Tensor:
     """Per-image training times (B, M) float32, vectorised.
 
     Targets draw t over the full range [0, T-1] (integers for ddpm, continuous for flow);
     noise-limited targets (a caption follows the image) draw t in [0, noise_limit_t); clean
-    context images (is_target False) get t = 0.
+    context images (is_target False) get t = 0. For "flow", `time_shift` > 1 draws the uniform
+    share through tfgen.diffusion.flow.shift_sigma, so more targets sit at high noise.
     """
     u = torch.rand(is_target.shape, generator=generator, device=is_target.device)
+    if objective == "flow" and time_shift != 1.0:
+        u = shift_sigma(u, time_shift)
     top = torch.where(noise_limited, float(noise_limit_t), float(num_train_timesteps))
     if objective == "ddpm":
         t = (u * top).floor().clamp(max=num_train_timesteps - 1)

@@ -46,13 +46,16 @@ class Generator(Protocol):
         ...
 
 
-def load_generator(model: str | None) -> Generator:
-    """The generator for --model: the storyworld, or a checkpoint directory through tfgen.sampling."""
+def load_generator(model: str | None, sampling: dict[str, Any] | None = None) -> Generator:
+    """The generator for --model: the storyworld, or a checkpoint directory through tfgen.sampling.
+
+    `sampling` overrides the checkpoint's sampler, steps and guidance (None values keep them).
+    """
     if model == WORLD_MODEL:
         return WorldGenerator()
     from tfgen.eval.sampling_adapter import SamplingGenerator
 
-    return SamplingGenerator.from_dir(model)
+    return SamplingGenerator.from_dir(model, sampling)
 
 
 def panel_images(doc: Document) -> list[Any]:

@@ -25,6 +25,10 @@ class EvalConfig:
     text_documents: int = 50
     documents_per_kind: int = 20
     vae_images: int = 200
+    # Sampler overrides (None: the checkpoint's defaults), so settings can be compared on one model.
+    sampler: str | None = None
+    steps: int | None = None
+    guidance: float | None = None
 
 
 def parse_suites(value: str) -> tuple[str, ...]:
@@ -68,7 +72,7 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] = lambda s: None) 
     heldout = prompt_set(GENEVAL_CATEGORIES, 1)
     report["prompts"] = {"version": heldout.version, "sha256": heldout.sha256}
     rows: list = []
-    generator = _generator(report, model, cfg.suites)
+    generator = _generator(report, model, cfg.suites, cfg)
     t0 = time.perf_counter()
     if generator is not None and "compositional" in cfg.suites:
         progress("compositional")
@@ -99,18 +103,21 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] = lambda s: None) 
             report["skipped"]["vae"] = "the storyworld has no VAE"
         else:
             _vae(report, rows, model, cfg)
+    if generator is not None and hasattr(generator, "missing_images"):
+        # Prompts whose document ended without an image: judged as blank images, so say how many.
+        report["missing_images"] = generator.missing_images
     report["seconds"] = round(time.perf_counter() - t0, 2)
     return report, rows
 
 
-def _generator(report: dict[str, Any], model: str, suites: tuple[str, ...]) -> Any:
+def _generator(report: dict[str, Any], model: str, suites: tuple[str, ...], cfg: EvalConfig) -> Any:
     """The model's Generator when a model suite runs; a failure skips those suites (or raises if alone)."""
     from tfgen.eval.generation import load_generator
 
     if not any(s in MODEL_SUITES for s in suites):
         return None
     try:
-        generator = load_generator(model)
+        generator = load_generator(model, {"sampler": cfg.sampler, "steps": cfg.steps, "guidance": cfg.guidance})
     except TfgenError as exc:
         if len(suites) == 1:
             raise

@@ -31,15 +31,22 @@ class SamplingGenerator:
     name: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     missing_images: int = 0
+    sampling: dict[str, Any] = field(default_factory=dict)  # GenerationOptions overrides: sampler, steps, guidance
 
     @classmethod
-    def from_dir(cls, model: str | None) -> "SamplingGenerator":
+    def from_dir(cls, model: str | None, sampling: dict[str, Any] | None = None) -> "SamplingGenerator":
         from tfgen.sampling.loader import load_model
+        from tfgen.sampling.options import GenerationOptions
 
         loaded = load_model(model)
         cfg = loaded.config
+        overrides = {k: v for k, v in (sampling or {}).items() if v is not None}
+        # Resolved once here, so a sampler that does not fit the checkpoint fails before any work.
+        used = GenerationOptions(**overrides).resolve(loaded.sampler_defaults, loaded.cfg.objective,
+                                                      loaded.cfg.num_train_timesteps)
         summary = {k: cfg.get(k) for k in ("model", "objective", "sampler", "training", "vae") if k in cfg}
-        return cls(loaded, str(loaded.directory), summary)
+        summary["sampling_used"] = {"sampler": used.sampler, "steps": used.steps, "guidance": used.guidance}
+        return cls(loaded, str(loaded.directory), summary, sampling=overrides)
 
     def images(self, prompts: Sequence[str], n_per_prompt: int, seed: int) -> list[list[np.ndarray]]:
         from tfgen.sampling.generate import generate_document
@@ -49,7 +56,8 @@ class SamplingGenerator:
         for i, prompt in enumerate(prompts):
             per = []
             for k in range(n_per_prompt):
-                opts = GenerationOptions(kind="none", seed=seed * 1_000_003 + i * 101 + k, max_images=1)
+                opts = GenerationOptions(kind="none", seed=seed * 1_000_003 + i * 101 + k, max_images=1,
+                                         **self.sampling)
                 doc = generate_document(self.loaded, prompt, opts).document
                 per.append(_first_image(doc, self.loaded.vae.image_size, self))
             out.append(per)
@@ -62,7 +70,8 @@ class SamplingGenerator:
 
         # `parts` of a magazine are its sections; the sampler counts magazine pages.
         count = parts // structure.SECTIONS_PER_PAGE if kind == "magazine" else parts
-        opts = GenerationOptions(kind=kind, seed=seed, count=max(1, count), structure=force_structure)
+        opts = GenerationOptions(kind=kind, seed=seed, count=max(1, count), structure=force_structure,
+                                 **self.sampling)
         result = generate_document(self.loaded, prompt, opts)
         return GeneratedDocument(result.document, result.forced_tokens)
 

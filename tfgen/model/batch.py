@@ -69,7 +69,8 @@ class PackedBatch:
         """A copy with fresh per-image times: targets over the full range (capped where a caption
         follows), clean context at t = 0."""
         t = sample_times(cfg.objective, cfg.num_train_timesteps, cfg.noise_limit_t,
-                         self.image_is_target & self.image_valid, self.image_noise_limited, generator)
+                         self.image_is_target & self.image_valid, self.image_noise_limited, generator,
+                         cfg.time_shift)
         return self.replace(image_t=t)
 
     def with_condition_drop(self, prob: float, generator: torch.Generator | None = None) -> "PackedBatch":

@@ -26,6 +26,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "patch_encoder": ("linear", "unet"),
     "objective": ("ddpm", "flow"),
     "cross_image": ("blocked", "allowed"),
+    "image_attention": ("bidirectional", "causal"),
 }
 
 
@@ -52,9 +53,12 @@ class ModelConfig:
     objective: str = "ddpm"
     num_train_timesteps: int = 1000
     noise_limit_t: int = 500  # images followed by a caption draw t < this
+    time_shift: float = 1.0  # flow only: SD3's shift of training and sampling times toward noise
     image_loss_weight: float = 5.0  # lambda in L = L_LM + lambda * L_image
     cond_drop_prob: float = 0.1  # share of images trained without their condition (CFG)
     cross_image: str = "blocked"
+    # "causal": an image's patches attend causally like text (the paper's ablation; tfgen.model.mask).
+    image_attention: str = "bidirectional"
 
     def __post_init__(self) -> None:
         check_model_config(self)
@@ -109,6 +113,10 @@ def check_model_config(cfg: ModelConfig) -> None:
         raise ConfigError("latent_size must be a multiple of patch_size", where="latent_size")
     if not 0 < cfg.noise_limit_t <= cfg.num_train_timesteps:
         raise ConfigError("must lie in 1..num_train_timesteps", where="noise_limit_t")
+    if not cfg.time_shift > 0:
+        raise ConfigError("must be positive", where="time_shift")
+    if cfg.time_shift != 1.0 and cfg.objective != "flow":
+        raise ConfigError("applies to the flow objective only", where="time_shift")
     if not 0.0 <= cfg.cond_drop_prob < 1.0:
         raise ConfigError("must lie in [0, 1)", where="cond_drop_prob")
     if cfg.image_loss_weight < 0 or cfg.norm_eps <= 0 or cfg.rope_theta <= 0:
@@ -154,6 +162,12 @@ def _check_type(key: str, value: Any, expected: type, where: str) -> Any:
     if expected is bool and isinstance(value, bool):
         return value
     raise ConfigError(f"must be {expected.__name__}, got {type(value).__name__} {value!r}", where=f"{where}.{key}")
+
+
+# Fields that change how the model is trained or sampled but not the shape of any weight, so a
+# fine-tune (`tfgen train --init-from`) may set them in its [model] table.
+TRAINING_SWITCHES = ("objective", "time_shift", "noise_limit_t", "image_loss_weight", "cond_drop_prob", "cross_image",
+                     "image_attention")
 
 
 def model_config_from_mapping(data: Mapping[str, Any], where: str = "model") -> ModelConfig:

@@ -16,8 +16,9 @@ Which positions carry which loss:
   dropped condition keep their loss (that is the unconditional model).
 
 Sampling (KV cache): `prefill` runs text causally and appends it to the cache; `denoise` runs only
-one image's patches (bidirectional among themselves) against the cached prefix, with
-`commit=False` for each denoising step and `commit=True` once with the clean latents at t = 0.
+one image's patches (bidirectional among themselves, or causal with image_attention "causal")
+against the cached prefix, with `commit=False` for each denoising step and `commit=True` once with
+the clean latents at t = 0.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ class Transfusion(nn.Module):
         B, T = batch.tokens.shape
         M, P = latents.shape[1], cfg.patches_per_image
         x = self.tok_embed(batch.tokens)  # (B, T, D)
-        mask = build_attention_mask(batch.doc_id, batch.image_id, batch.image_drop_cond, cfg.cross_image)
+        mask = build_attention_mask(batch.doc_id, batch.image_id, batch.image_drop_cond, cfg.cross_image,
+                                    cfg.image_attention)
         positions = torch.arange(T, device=x.device)
         if M == 0:  # a text-only batch (a static shape, not a data-dependent branch)
             return self.transformer(x, positions, mask), latents
@@ -184,7 +186,8 @@ class Transfusion(nn.Module):
         if drop_condition is not None:
             visible[:, :L] &= ~drop_condition[:, None]
         emb, skips, temb = self.embed_images(latents, t)
-        hidden = self.forward_block(emb, cache, visible, commit=commit, is_image=True)
+        causal = self.cfg.image_attention == "causal"
+        hidden = self.forward_block(emb, cache, visible, causal=causal, commit=commit, is_image=True)
         return self.decode_images(hidden, skips, temb)
 
 

@@ -87,7 +87,7 @@ def run_bench(model: Transfusion, name: str, cfg: BenchConfig, vae_decode: Calla
 
         def once() -> float:
             gen = torch.Generator().manual_seed(cfg.seed)
-            sampler = make_sampler(sampler_name, steps, schedule, gen)
+            sampler = make_sampler(sampler_name, steps, schedule, gen, shift=mc.time_shift)
             start = time.perf_counter()
             sample_latents(backend, shape, sampler, guidance, gen, "cpu", mode)
             return time.perf_counter() - start

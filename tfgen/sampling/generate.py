@@ -117,7 +117,8 @@ class _Writer:
         """BOI, denoise, commit the clean image, EOI; `forced`: the plan required it, the model did not ask."""
         cfg = self.loaded.cfg
         self.feed([self.tok.boi_id], count=False, forced=forced)
-        sampler = make_sampler(self.opts.sampler, self.opts.steps, self.schedule, self.generator, self.opts.eta)
+        sampler = make_sampler(self.opts.sampler, self.opts.steps, self.schedule, self.generator, self.opts.eta,
+                               cfg.time_shift)
         shape = (cfg.latent_channels, cfg.latent_size, cfg.latent_size)
         x = sample_latents(self.backend, shape, sampler, self.opts.guidance, self.generator,
                            self.loaded.device, self.guidance_mode, self.on_step)
@@ -395,9 +396,12 @@ def reproduction_meta(loaded: LoadedModel, opts: GenerationOptions) -> dict:
 
     files = loaded.config.get("files", {})
     model_sha = files.get("model.safetensors", {}).get("sha256", "") if isinstance(files, dict) else ""
+    # The training images' credit (e.g. OpenMoji, CC BY-SA): the renderers write it into file metadata.
+    rights = loaded.config.get("data_attribution")
+    credit = {"attribution": rights.strip()} if isinstance(rights, str) and rights.strip() else {}
     return {
         "model": str(loaded.directory), "model_sha256": model_sha, "seed": opts.seed, "sampler": opts.sampler,
         "steps": opts.steps, "cfg": opts.guidance, "temperature": opts.temperature, "top_k": opts.top_k,
         "top_p": opts.top_p, "count": opts.count, "max_tokens": opts.max_tokens, "max_images": opts.max_images,
-        "eta": opts.eta, "structure": opts.structure, "generator": f"tfgen {__version__}",
+        "eta": opts.eta, "structure": opts.structure, "generator": f"tfgen {__version__}", **credit,
     }

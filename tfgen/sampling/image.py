@@ -33,17 +33,20 @@ class Backend(Protocol):
 X0_CLIP = 5.0
 
 
-def make_sampler(name: str, steps: int, schedule: CosineSchedule, generator: torch.Generator | None, eta: float = 0.0):
-    """A fresh sampler with its timesteps set (Heun keeps per-image state, so one per image)."""
+def make_sampler(name: str, steps: int, schedule: CosineSchedule, generator: torch.Generator | None, eta: float = 0.0,
+                 shift: float = 1.0):
+    """A fresh sampler with its timesteps set (Heun keeps per-image state, so one per image).
+
+    `shift` is the flow checkpoint's training time shift (ModelConfig.time_shift)."""
     T = schedule.num_train_timesteps
     if name == "ddpm":
         sampler = DDPMSampler(schedule, clip_sample=X0_CLIP, generator=generator)
     elif name == "ddim":
         sampler = DDIMSampler(schedule, eta=eta, clip_sample=X0_CLIP, generator=generator)
     elif name == "euler":
-        sampler = FlowEulerSampler(T)
+        sampler = FlowEulerSampler(T, shift)
     elif name == "heun":
-        sampler = FlowHeunSampler(T)
+        sampler = FlowHeunSampler(T, shift)
     else:
         raise TfgenError(f"unknown sampler {name!r}", where="--sampler")
     sampler.set_timesteps(steps)

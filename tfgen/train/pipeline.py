@@ -1,7 +1,8 @@
 """Everything `tfgen train` wires together: data -> latents -> packed rows -> model -> Trainer -> checkpoint.
 
 Sources of each part, in order of precedence:
-- model config: the `--init-from` checkpoint's, else the TOML `[model]` table, else the preset;
+- model config: the `--init-from` checkpoint's (its [model] table may change only the training
+  switches, tfgen.model.config.TRAINING_SWITCHES), else the TOML `[model]` table, else the preset;
   vocab_size and the latent shape are then set from the tokenizer and the VAE, which must agree;
 - tokenizer: the init checkpoint's, else `tokenizer` (a tokenizer.json), else trained on the data;
 - VAE: the init checkpoint's, else `vae` (a `tfgen train-vae` directory).
@@ -11,7 +12,8 @@ directory first; VAE latents are cached there too (re-encoded only when the VAE 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 
 from tfgen.errors import TfgenError
-from tfgen.model.config import ModelConfig, model_config_from_mapping, preset
+from tfgen.model.config import TRAINING_SWITCHES, ModelConfig, model_config_from_mapping, preset
 from tfgen.model.tokenizer import TextTokenizer, train_tokenizer
 from tfgen.sampling.vocabulary import training_vocabulary
 from tfgen.model.transfusion import Transfusion, count_parameters
@@ -38,6 +40,38 @@ RUN_TOKENIZER = "tokenizer.json"
 NET_PREFIX = "net."  # TransfusionLossModule holds the Transfusion as `net`
 
 
+@dataclass(frozen=True)
+class DataRights:
+    """Whose the training images are: copied into config.json so generated files can credit them."""
+
+    attribution: str = ""
+    licence: str = ""
+
+    def config_entries(self) -> dict[str, str]:
+        """The top-level config.json keys ("data_attribution", "data_licence"); none when unknown."""
+        entries = {"data_attribution": self.attribution, "data_licence": self.licence}
+        return {k: v for k, v in entries.items() if v}
+
+
+def training_data_rights(source: Any, init: ckpt.Checkpoint | None = None) -> DataRights:
+    """The rights of `source` (a dataset manifest, or {"attribution": ..., "licence": ...}).
+
+    A fine-tuned checkpoint's own rights come first: its weights still carry what they learnt from.
+    """
+
+    def text(mapping: Any, key: str) -> list[str]:
+        value = mapping.get(key) if isinstance(mapping, dict) else None
+        return [value.strip()] if isinstance(value, str) and value.strip() else []
+
+    inherited = init.config if init is not None else {}
+
+    def joined(key: str, init_key: str) -> str:
+        parts = text(inherited, init_key) + text(source, key)
+        return "; ".join(dict.fromkeys(parts))  # each once, in order
+
+    return DataRights(joined("attribution", "data_attribution"), joined("licence", "data_licence"))
+
+
 @dataclass
 class PreparedRun:
     """The parts of a run, built and checked before the first step."""
@@ -49,6 +83,7 @@ class PreparedRun:
     vae: ckpt.VAEBundle
     stats: dict[str, Any]
     vocabulary: list[str]  # words seen in training, so generation can warn about unseen prompt words
+    data_rights: DataRights = field(default_factory=DataRights)
 
 
 def resolve_model_config(cfg: TrainConfig, model_table: dict[str, Any] | None,
@@ -57,12 +92,30 @@ def resolve_model_config(cfg: TrainConfig, model_table: dict[str, Any] | None,
         section = init.config.get("model")
         if not isinstance(section, dict):
             raise TfgenError("has no 'model' section", where=str(init.directory / ckpt.CONFIG_FILE))
-        return model_config_from_mapping(section, where=f"{init.directory / ckpt.CONFIG_FILE}:model")
+        base = model_config_from_mapping(section, where=f"{init.directory / ckpt.CONFIG_FILE}:model")
+        return base if model_table is None else fine_tune_config(base, model_table)
     if model_table is not None:
         if not isinstance(model_table, dict):
             raise TfgenError("must be a table", where="model")
         return model_config_from_mapping(model_table)
     return preset(cfg.preset)
+
+
+def fine_tune_config(base: ModelConfig, model_table: dict[str, Any]) -> ModelConfig:
+    """The init checkpoint's config with the [model] table's training switches applied.
+
+    The weights fix the model's shape, so any other key must repeat the checkpoint's value (a
+    `preset` key is ignored: the checkpoint is the base).
+    """
+    if not isinstance(model_table, dict):
+        raise TfgenError("must be a table", where="model")
+    keys = [k for k in model_table if k != "preset"]
+    wanted = model_config_from_mapping({**dataclasses.asdict(base), **{k: model_table[k] for k in keys}})
+    for key in keys:
+        if key not in TRAINING_SWITCHES and getattr(wanted, key) != getattr(base, key):
+            raise TfgenError(f"cannot change from {getattr(base, key)!r} to {getattr(wanted, key)!r} when fine-tuning "
+                             f"(--init-from): only {', '.join(TRAINING_SWITCHES)} may change", where=f"model.{key}")
+    return wanted
 
 
 def prepare_run(cfg: TrainConfig, run_dir: Path, model_table: dict[str, Any] | None = None,
@@ -98,7 +151,8 @@ def prepare_run(cfg: TrainConfig, run_dir: Path, model_table: dict[str, Any] | N
     stats = {"documents": len(docs), "rows": len(rows), "truncated": rows.truncated,
              "images": int(cache.latents.shape[0]), "parameters": count_parameters(module.net),
              "tokens_per_row": cfg.seq_len}
-    return PreparedRun(model_cfg, module, source, tokenizer, vae, stats, training_vocabulary(text_corpus(dataset)))
+    return PreparedRun(model_cfg, module, source, tokenizer, vae, stats, training_vocabulary(text_corpus(dataset)),
+                       training_data_rights(dataset.manifest, init))
 
 
 WORLD_TOKENIZER_DOCUMENTS = 2000  # storyworld documents whose text trains the tokenizer
@@ -108,6 +162,7 @@ def prepare_world_run(cfg: TrainConfig, run_dir: Path, model_table: dict[str, An
                       log: Callable[[str], None], primary: bool) -> PreparedRun:
     """The same parts, fed by the storyworld's documents in memory (tfgen.train.world_source)."""
     from tfgen.train.world_source import WorldSource, training_document
+    from tfgen.world.atlas import ATTRIBUTION, LICENCE
     from tfgen.world.documents import WORLD_KINDS, iter_documents
 
     init = _load_init(cfg)
@@ -129,7 +184,8 @@ def prepare_world_run(cfg: TrainConfig, run_dir: Path, model_table: dict[str, An
     module = TransfusionLossModule(build_model(model_cfg, cfg.seed, init.model_state if init else None))
     stats = {"documents": "storyworld stream", "rows": "one batch at a time", "truncated": 0, "images": 0,
              "parameters": count_parameters(module.net), "tokens_per_row": cfg.seq_len}
-    return PreparedRun(model_cfg, module, source, tokenizer, vae, stats, training_vocabulary(world_texts()))
+    return PreparedRun(model_cfg, module, source, tokenizer, vae, stats, training_vocabulary(world_texts()),
+                       training_data_rights({"attribution": ATTRIBUTION, "licence": LICENCE}, init))
 
 
 def build_model(model_cfg: ModelConfig, seed: int, state: dict[str, torch.Tensor] | None = None) -> Transfusion:
@@ -159,6 +215,7 @@ def checkpoint_writer(run: PreparedRun, cfg: TrainConfig, run_dir: Path) -> Call
             "vocabulary": {"words": run.vocabulary},
             "sampler": {"name": "ddim" if run.model_cfg.objective == "ddpm" else "heun",
                         "steps": 50 if run.model_cfg.objective == "ddpm" else 20, "guidance": 3.0},
+            **run.data_rights.config_entries(),
         }
         ckpt.save_checkpoint(run_dir / CHECKPOINT_DIR, config, ema, run.vae, run.tokenizer,
                              model_card(run, cfg, trainer))
@@ -177,7 +234,8 @@ def model_card(run: PreparedRun, cfg: TrainConfig, trainer: Trainer) -> str:
         f"{trainer.tokens_seen:,} tokens, on {trainer.ctx.world_size} x {trainer.ctx.device.type}, "
         f"{str(trainer.autocast_dtype).removeprefix('torch.')} autocast.",
         "- Weights: the EMA of the training weights (see tfgen.train.ema).",
-        "- Evaluation: not yet measured.", "",
+        "- Evaluation: not yet measured.",
+        *([f"- Training images: {run.data_rights.attribution}"] if run.data_rights.attribution else []), "",
     ])
 
 
