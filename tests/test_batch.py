@@ -36,6 +36,22 @@ def test_jsonl_prompt_file_with_options_and_bad_lines(tmp_path):
     assert "unknown option 'colour'" in items[3].error and "wrong type" in items[4].error
 
 
+def test_a_batch_item_may_switch_structure_forcing_off(tmp_path):
+    from tfgen.cli.generate import Common, _options
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"prompt": "a fox", "structure": false}\n{"prompt": "an owl", "structure": "no"}\n'
+                    '{"prompt": "a cat", "panels": true}\n')
+    items = read_prompt_file(path)
+    assert items[0].options == {"structure": False} and not items[0].error
+    assert "wrong type" in items[1].error and "wrong type" in items[2].error  # a bool is not a count either
+    common = Common(seed=0, steps=None, sampler=None, cfg=None, temperature=0.8, top_k=0, top_p=1.0, max_tokens=None,
+                    model=None, device="cpu", threads=1, quiet=True, from_file=None, out_dir=None, force=False,
+                    json_lines=False)
+    assert _options("comic", 4, common, items[0].options).structure is False
+    assert _options("comic", 4, common, {}).structure is True
+
+
 def test_unreadable_or_empty_prompt_file_is_an_error(tmp_path):
     with pytest.raises(TfgenError, match="not found"):
         read_prompt_file(tmp_path / "missing.txt")

@@ -27,7 +27,7 @@ from tfgen.errors import TfgenError
 ITEM_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "kind": str, "seed": int, "steps": int, "sampler": str, "cfg": (int, float), "temperature": (int, float),
     "top_k": int, "top_p": (int, float), "count": int, "panels": int, "slides": int, "pages": int,
-    "template": str, "max_tokens": int,
+    "template": str, "max_tokens": int, "structure": bool,
 }
 SLUG_CHARS = 40
 
@@ -114,7 +114,7 @@ def _json_item(number: int, text: str) -> BatchItem:
         expected = ITEM_OPTIONS.get(key)
         if expected is None:
             return BatchItem(number, prompt, error=f"unknown option {key!r} (known: {', '.join(ITEM_OPTIONS)})")
-        if isinstance(value, bool) or not isinstance(value, expected):
+        if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
             return BatchItem(number, prompt, error=f"option {key!r} has the wrong type ({type(value).__name__})")
     return BatchItem(number, prompt.strip(), options)
 
