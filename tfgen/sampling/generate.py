@@ -35,7 +35,7 @@ from tfgen.sampling.backend import CachedBackend
 from tfgen.sampling.image import StepCallback, decode_latents, make_sampler, sample_latents
 from tfgen.sampling.loader import LoadedModel
 from tfgen.sampling.options import GenerationOptions
-from tfgen.sampling.text import banned_mask, choose_token
+from tfgen.sampling.text import banned_mask, choose_token, word_start_mask
 
 MAX_PROMPT_CHARS = 2000
 
@@ -79,6 +79,8 @@ class _Writer:
         self.ban_all = banned_mask(V, specials)
         self.ban_body = banned_mask(V, [i for i in specials if i not in (self.tok.eos_id, self.tok.boi_id)])
         self.ban_body_no_image = banned_mask(V, [i for i in specials if i != self.tok.eos_id])
+        # A title or heading starts with a space-led word (tfgen.sampling.structure says why).
+        self.ban_line_start = self.ban_all | ~word_start_mask(self.tok, V)
 
     # --- limits ---------------------------------------------------------------------------------
     def room(self) -> int:
@@ -248,7 +250,7 @@ def _step_minimum(step, tok, patches: int) -> int:
     if isinstance(step, structure.Force):
         return len(tok.encode(step.text))
     if isinstance(step, structure.Line):
-        return len(tok.encode(step.fallback))
+        return len(tok.encode(" " + step.fallback))
     return patches + 2 if step.image == "required" else 0
 
 
@@ -265,7 +267,7 @@ def _run_step(w: _Writer, step, room: int) -> None:
     if isinstance(step, structure.Force):
         w.feed(w.tok.encode(step.text), forced=True)
     elif isinstance(step, structure.Line):
-        _free_line(w, step, room - len(w.tok.encode(step.fallback)))
+        _free_line(w, step, room - len(w.tok.encode(" " + step.fallback)))
     else:
         _free_body(w, step, room)
 
@@ -273,15 +275,15 @@ def _run_step(w: _Writer, step, room: int) -> None:
 def _free_line(w: _Writer, step: structure.Line, room: int) -> None:
     """Free text up to the end of the line; the fallback is forced when nothing usable came."""
     start = len(w.runs[-1])
-    for _ in range(max(0, min(step.max_tokens, w.text_left(), room))):
-        token = w.choose(w.ban_all)
+    for k in range(max(0, min(step.max_tokens, w.text_left(), room))):
+        token = w.choose(w.ban_line_start if k == 0 else w.ban_all)
         before = w.text()
         after = w.tok.decode(w.runs[-1] + [token])
         if "\n" in after[len(before):]:
             break
         w.feed([token])
     if not structure.clean_line(w.tok.decode(w.runs[-1][start:])):
-        w.feed(w.tok.encode(step.fallback), forced=True)
+        w.feed(w.tok.encode(" " + step.fallback), forced=True)
 
 
 def _free_body(w: _Writer, step: structure.Body, room: int) -> None:

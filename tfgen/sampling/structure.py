@@ -4,9 +4,15 @@ clean-up that keeps whatever the model writes inside the strict markup.
 A plan is a list of steps the generation loop (tfgen.sampling.generate) walks:
 - Unit(optional): the start of a panel, slide or section. An optional unit is written only while
   it fits the context and the caller's page count says more is wanted (magazines).
-- Force(text): markup tokens fed as if the model wrote them ("# ", "\n\n## ").
-- Line(max_tokens, fallback): free text up to the end of the line (a title or a heading); if the
-  model writes nothing usable, the fallback text is forced instead.
+- Force(text): markup tokens fed as if the model wrote them ("#", "\n\n##").
+- Line(max_tokens, fallback): free text up to the end of the line (a title or a heading); its first
+  token must be a space-led word (see below); if the model writes nothing usable, " " + the
+  fallback text is forced instead.
+
+Why the markup is forced without its trailing space: byte-level BPE spells "# All About Apples" as
+"#", " All", " About", " Apples". Forcing "# " feeds a lone " " token that training never put before
+a word, and the model then tends to lose or garble the title's first word ("'s Long Day", "in Ten
+Minutes"). Forcing "#" and letting the model choose a space-led word keeps it on familiar ground.
 - Body(max_tokens, image): free text that ends at EOS, at a line that would start a heading, or at
   its budget. image "required": exactly one image (the model's own BOI, else one forced at the
   end); "allowed": at most one, when the model asks; "free": any number (kind none).
@@ -76,7 +82,7 @@ def build_plan(kind: str, count: int | None, prompt: str, max_tokens: int | None
     """
     if kind not in UNIT_NAMES or not forced:
         return [Body(max_tokens if max_tokens is not None else 1 << 30, "free", stop_at_heading=False)]
-    plan: list[Step] = [Force("# "), Line(TITLE_TOKENS, fallback_title(prompt))]
+    plan: list[Step] = [Force("#"), Line(TITLE_TOKENS, fallback_title(prompt))]
     image = "allowed" if kind == "deck" else "required"
     required = units_for(kind, count)
     total = required
@@ -84,7 +90,7 @@ def build_plan(kind: str, count: int | None, prompt: str, max_tokens: int | None
         pages = count if count is not None else DEFAULT_COUNT[kind]
         required, total = pages, pages * MAX_SECTIONS_PER_PAGE
     for i in range(1, total + 1):
-        plan += [Unit(optional=i > required), Force("\n\n## "), Line(HEADING_TOKENS, f"{UNIT_NAMES[kind]} {i}"),
+        plan += [Unit(optional=i > required), Force("\n\n##"), Line(HEADING_TOKENS, f"{UNIT_NAMES[kind]} {i}"),
                  Force("\n\n"), Body(BODY_TOKENS[kind], image)]
     return plan
 

@@ -33,6 +33,12 @@ def choose_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: fl
     return int(torch.multinomial(probs.cpu(), 1, generator=generator))
 
 
+def word_start_mask(tok, vocab_size: int) -> torch.Tensor:
+    """(V,) bool, True where the token decodes to a space followed by a visible character (" All")."""
+    return torch.tensor([len(t) > 1 and t[0] == " " and not t[1].isspace()
+                         for t in (tok.decode([i]) for i in range(vocab_size))], dtype=torch.bool)
+
+
 def banned_mask(vocab_size: int, ids: list[int], device: torch.device | str = "cpu") -> torch.Tensor:
     """(V,) bool, True at `ids`."""
     mask = torch.zeros(vocab_size, dtype=torch.bool, device=device)
