@@ -137,7 +137,7 @@ def test_output_that_is_a_folder_is_a_one_line_error(model, tmp_path):
 
 def test_default_model_missing_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr("tfgen.resources.default_model_dir", lambda: tmp_path / "default_model")
-    one_line_error(run(["comic", "a fox"]), "no default model", "--model")
+    one_line_error(run(["comic", "a fox"]), "default model is missing", "--model")
 
 
 def test_bench_runs_and_reports_every_figure(model):

@@ -46,6 +46,10 @@ def test_wheel_contains_templates_and_fonts(wheel):
     in_repo_fonts = {p.name for p in (REPO / "tfgen" / "fonts").glob("*.ttf")}
     assert in_repo_fonts <= {Path(n).name for n in names if n.startswith("tfgen/fonts/")}
     assert any(n.endswith("entry_points.txt") for n in names)
+    model_dir = REPO / "tfgen" / "default_model"
+    shipped_model = {n[len("tfgen/"):] for n in names if n.startswith("tfgen/default_model/")}
+    in_repo_model = {str(p.relative_to(REPO / "tfgen")) for p in model_dir.rglob("*") if p.is_file()}
+    assert "default_model/model.safetensors" in in_repo_model and shipped_model == in_repo_model
 
 
 @pytest.mark.slow
@@ -64,6 +68,8 @@ def test_installed_wheel_renders_outside_the_checkout(wheel, tmp_path):
     tfgen = str(env_dir / "bin" / "tfgen")
     _run([tfgen, "render", "story.json", "--as", "comic", "-o", "story.pdf"], work)
     _run([tfgen, "render", "story.json", "--as", "deck", "-t", "dark", "-o", "story.pptx"], work)
+    info = _run([tfgen, "info"], work).stdout  # the shipped model, found outside the checkout
+    assert "OpenMoji" in info
     from pptx import Presentation
     from pypdf import PdfReader
 

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 def bench(
     model: Optional[str] = typer.Option(None, "--model", help="Checkpoint directory (default: the shipped model; "
-                                        "while none ships, a randomly initialised --preset)."),
+                                        "without one, a randomly initialised --preset)."),
     preset: str = typer.Option("world-s", "--preset", help="Preset to initialise at random when there is no model."),
     prefix: int = typer.Option(200, "--prefix", help="Text tokens before the image."),
     steps: int = typer.Option(20, "--steps", help="Denoising steps for the cache and guidance comparisons."),
@@ -50,7 +50,7 @@ def bench(
 
 
 def _model(model: Optional[str], preset: str):
-    """(model, description, VAE decode or None): the checkpoint, else a random preset while none ships."""
+    """(model, description, VAE decode or None): the checkpoint, else a random preset when the installation has none."""
     import torch
 
     from tfgen.model.config import preset as preset_config

@@ -1,7 +1,7 @@
 """Load a checkpoint directory for generation: the model in eval mode, the tokenizer, the VAE.
 
-`--model` defaults to the shipped model (tfgen.resources.default_model_dir()); while none ships,
-that is a clear error telling the user how to make or name one.
+`--model` defaults to the model shipped in the package (tfgen.resources.default_model_dir()); an
+installation without it gets a clear error saying how to get or name one.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def resolve_model_dir(model: str | None) -> Path:
     path = default_model_dir()
     if not (path / CONFIG_FILE).is_file():
         raise ModelNotFoundError(
-            "no default model ships with this version yet; train one (`tfgen train --preset tiny ...`) "
-            "and pass its checkpoint folder with --model DIR", where="--model")
+            f"the default model is missing from this installation ({path}); reinstall tfgen, or pass a "
+            "checkpoint folder written by `tfgen train` with --model DIR", where="--model")
     return path
 
 

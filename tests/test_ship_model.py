@@ -1,0 +1,37 @@
+"""scripts/ship_default_model.py: a checkpoint re-written with a new card, figures and attachments, still loading."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+import ship_default_model  # noqa: E402
+
+
+def test_shipping_rewrites_the_card_with_its_fingerprint_and_adds_the_figures(tmp_path):
+    from conftest_model import build_tiny_checkpoint
+    from tfgen.train.checkpoint import load_checkpoint
+
+    source = build_tiny_checkpoint(tmp_path / "ckpt")
+    card = tmp_path / "card.md"
+    card.write_text("# A model card\n\nFigures below.\n")
+    report = {"suites": {"compositional": {"overall": 0.25, "categories": {"counting": 0.5}},
+                         "vae": {"psnr": 24.517}}, "settings": {"limit": 10, "n_per_prompt": 2, "seed": 0}}
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    extra = tmp_path / "ablations"
+    extra.mkdir()
+    (extra / "row.json").write_text("{}")
+    out = ship_default_model.main(["--checkpoint", str(source), "--card", str(card), "--eval", str(tmp_path / "r.json"),
+                                   "--attach", str(extra), "--out", str(tmp_path / "shipped")])
+    shipped = load_checkpoint(out)  # the new card is fingerprinted, so the folder checks out
+    assert shipped.model_card == card.read_text()
+    figures = shipped.config["evaluation"]
+    assert figures["compositional_overall"] == 0.25 and figures["compositional_counting"] == 0.5
+    assert figures["vae_psnr_db"] == 24.52
+    original = load_checkpoint(source)
+    assert all((shipped.model_state[k] == v).all() for k, v in original.model_state.items())  # weights untouched
+    assert (out / "ablations" / "row.json").is_file()
