@@ -196,7 +196,8 @@ def test_magazine_drops_a_last_section_that_spills_over(loaded):
         return {1: 0, 2: 1}.get(len(doc.images), 2)
 
     result = generate_document(loaded, "a kite", opts(kind="magazine", count=1), page_count=pages)
-    assert len(result.document.images) == 2 and calls[-1] == 2
+    # One full page is not the end: a third section is tried, spills, and is dropped.
+    assert len(result.document.images) == 2 and calls[-1] == 3
     spill = generate_document(loaded, "a kite", opts(kind="magazine", count=1),
                               page_count=lambda doc: {1: 0}.get(len(doc.images), 2))
     assert len(spill.document.images) == 1 and spill.stopped_by == "filled"

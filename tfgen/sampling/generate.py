@@ -233,12 +233,14 @@ def _unit_minimum(plan: list, minimum: list[int], start: int) -> int:
 
 def _filled(w: _Writer, prompt: str, opts: GenerationOptions, loaded: LoadedModel,
             page_count: Callable[[Document], int], last_unit: Snapshot, units: int) -> bool:
-    """The layout has the requested pages; a last unit (of several) that spilled onto one more page is dropped."""
+    """The layout has spilled past the requested pages: the last unit (of several) that spilled is
+    dropped. Reaching exactly the requested count is not enough, since the last page may still have
+    room (a page counts as soon as it holds anything): sections go on until one spills."""
     target = opts.count if opts.count is not None else structure.DEFAULT_COUNT[opts.kind]
     pages = page_count(_assemble(w, prompt, opts, loaded)[0])
-    if pages < target:
+    if pages <= target:
         return False
-    if pages > target and units > 1:
+    if units > 1:
         w.restore(last_unit)
     return True
 
