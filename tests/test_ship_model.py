@@ -35,3 +35,22 @@ def test_shipping_rewrites_the_card_with_its_fingerprint_and_adds_the_figures(tm
     original = load_checkpoint(source)
     assert all((shipped.model_state[k] == v).all() for k, v in original.model_state.items())  # weights untouched
     assert (out / "ablations" / "row.json").is_file()
+
+
+def test_caption_gap_probe_measures_both_ways_on_the_same_noise(tmp_path):
+    import caption_gap
+
+    from conftest import make_image
+    from conftest_model import build_tiny_checkpoint
+    from tfgen.document import Document, TextSegment
+    from tfgen.train.dataset import write_dataset
+
+    docs = [Document([TextSegment(f"A {c} kite over the hill."), make_image(8, 8, c, "x")], kind="none",
+                     prompt=f"a {c} kite") for c in ("#3366cc", "#cc3333", "#33aa55", "#ddaa22")]
+    data = write_dataset(tmp_path / "data", docs, image_size=8).directory
+    model = build_tiny_checkpoint(tmp_path / "ckpt")  # 8 px images, like the dataset
+    rows = caption_gap.main(["--model", str(model), "--data", str(data), "--t", "500,999", "--batches", "1",
+                             "--batch-size", "2", "--run-dir", str(tmp_path / "run")])
+    assert [r["t"] for r in rows] == [500.0, 999.0]
+    for r in rows:
+        assert r["kept"] > 0 and r["dropped"] > 0 and abs(r["gap"] - (r["dropped"] - r["kept"])) < 1e-9
