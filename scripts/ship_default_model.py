@@ -55,12 +55,16 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--card", type=Path, help="MODEL_CARD.md to ship (default: the checkpoint's own).")
     p.add_argument("--eval", type=Path, nargs="*", default=[], help="`tfgen eval` JSON reports of this checkpoint.")
     p.add_argument("--attach", type=Path, nargs="*", default=[], help="Folders copied into the shipped folder.")
+    p.add_argument("--data-description", help="What the data was, in words (`tfgen info` prints it instead of the "
+                   "training run's local folder).")
     p.add_argument("--out", type=Path, default=REPO / "tfgen" / "default_model")
     args = p.parse_args(argv)
     from tfgen.train.checkpoint import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
     config = {k: v for k, v in ckpt.config.items() if k not in FILLED_BY_SAVE}
+    if args.data_description:
+        config["training"] = {**config.get("training", {}), "data_description": args.data_description}
     if args.eval:
         config["evaluation"] = {k: v for path in args.eval
                                 for k, v in headline_figures(json.loads(path.read_text(encoding="utf-8"))).items()}

@@ -26,7 +26,8 @@ def test_shipping_rewrites_the_card_with_its_fingerprint_and_adds_the_figures(tm
     extra.mkdir()
     (extra / "row.json").write_text("{}")
     out = ship_default_model.main(["--checkpoint", str(source), "--card", str(card), "--eval", str(tmp_path / "r.json"),
-                                   "--attach", str(extra), "--out", str(tmp_path / "shipped")])
+                                   "--attach", str(extra), "--out", str(tmp_path / "shipped"),
+                                   "--data-description", "storyworld, 12 documents"])
     shipped = load_checkpoint(out)  # the new card is fingerprinted, so the folder checks out
     assert shipped.model_card == card.read_text()
     figures = shipped.config["evaluation"]
@@ -35,6 +36,13 @@ def test_shipping_rewrites_the_card_with_its_fingerprint_and_adds_the_figures(tm
     original = load_checkpoint(source)
     assert all((shipped.model_state[k] == v).all() for k, v in original.model_state.items())  # weights untouched
     assert (out / "ablations" / "row.json").is_file()
+    assert shipped.config["training"]["data_description"] == "storyworld, 12 documents"
+    from typer.testing import CliRunner
+
+    from tfgen.cli import app
+
+    info = CliRunner().invoke(app, ["info", "--model", str(out)])
+    assert info.exit_code == 0 and "storyworld, 12 documents" in info.output
 
 
 def test_caption_gap_probe_measures_both_ways_on_the_same_noise(tmp_path):

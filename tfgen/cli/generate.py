@@ -161,7 +161,9 @@ def info(
         "model": str(ckpt.directory),
         "architecture": {k: config["model"].get(k) for k in ("n_layers", "d_model", "n_heads", "patch_encoder",
                                                             "objective", "latent_size", "cross_image")},
-        "trained_on": config.get("training", {}).get("data") if isinstance(config.get("training"), dict) else None,
+        # A shipped model describes its data in words; a fresh run only knows the folder it read.
+        "trained_on": (config["training"].get("data_description") or config["training"].get("data"))
+        if isinstance(config.get("training"), dict) else None,
         "training_steps": config.get("training", {}).get("steps_done") if isinstance(config.get("training"), dict) else None,
         "image_size": ckpt.vae.image_size,
         "things": sorted(known_things(config) or []),
