@@ -35,7 +35,7 @@ from tfgen.sampling.backend import CachedBackend
 from tfgen.sampling.image import StepCallback, decode_latents, make_sampler, sample_latents
 from tfgen.sampling.loader import LoadedModel
 from tfgen.sampling.options import GenerationOptions
-from tfgen.sampling.text import banned_mask, choose_token, word_start_mask
+from tfgen.sampling.text import banned_mask, choose_token
 
 MAX_PROMPT_CHARS = 2000
 
@@ -80,7 +80,7 @@ class _Writer:
         self.ban_body = banned_mask(V, [i for i in specials if i not in (self.tok.eos_id, self.tok.boi_id)])
         self.ban_body_no_image = banned_mask(V, [i for i in specials if i != self.tok.eos_id])
         # A title or heading starts with a space-led word (tfgen.sampling.structure says why).
-        self.ban_line_start = self.ban_all | ~word_start_mask(self.tok, V)
+        self.ban_line_start = self.ban_all | ~loaded.word_starts
 
     # --- limits ---------------------------------------------------------------------------------
     def room(self) -> int:

@@ -7,6 +7,7 @@ installation without it gets a clear error saying how to get or name one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tfgen.errors import TfgenError
 from tfgen.model.config import ModelConfig, model_config_from_mapping
 from tfgen.model.tokenizer import TextTokenizer
 from tfgen.model.transfusion import Transfusion
+from tfgen.sampling.text import word_start_mask
 from tfgen.train.checkpoint import CONFIG_FILE, VAEBundle, load_checkpoint
 
 DEVICES = ("cpu", "cuda")
@@ -46,6 +48,11 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return self.directory.name
+
+    @cached_property
+    def word_starts(self) -> torch.Tensor:
+        """(V,) bool: tokens that decode to a space-led word; computed once per loaded model, not per document."""
+        return word_start_mask(self.tokenizer, self.cfg.vocab_size)
 
 
 def resolve_model_dir(model: str | None) -> Path:
