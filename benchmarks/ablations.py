@@ -209,17 +209,17 @@ def heldout_measures(loaded: Any, shared: Shared, s: Settings) -> dict[str, Any]
 
     Paired across arms: each held-out image gets the same t and the same noise in every arm (drawn
     per latent-cache row, not per packed slot, so 2x2 and 4x4 packings score the same draws), and
-    the condition-dropped pass reuses the kept pass's draws, so the gap is a paired difference too.
+    the condition-dropped pass reuses the kept pass's draws (tfgen.eval.caption_gap).
     """
     import numpy as np
     import torch
 
-    from tfgen.diffusion.objectives import add_noise, training_target
+    from tfgen.eval.caption_gap import paired_image_loss
     from tfgen.train.dataset import open_dataset
     from tfgen.train.latents import build_latent_cache
-    from tfgen.train.packing import PackingConfig, make_batch, pack_rows, tokenize_documents
+    from tfgen.train.packing import PackingConfig, pack_rows, tokenize_documents
 
-    cfg, model = loaded.cfg, loaded.model
+    cfg = loaded.cfg
     dataset = open_dataset(shared.heldout)
     cache = build_latent_cache(dataset, loaded.vae, s.out / "heldout-latents.safetensors")
     packing = PackingConfig(seq_len=int(s.scale.train["seq_len"]), max_images=int(s.scale.train["max_images"]),
@@ -230,32 +230,14 @@ def heldout_measures(loaded: Any, shared: Shared, s: Settings) -> dict[str, Any]
     draws = torch.Generator().manual_seed(4242)
     u = torch.rand((len(ranges), cache.latents.shape[0]), generator=draws)  # (R, N) position inside each range
     noise = torch.randn((len(ranges), *cache.latents.shape), generator=draws)  # (R, N, C, h, w)
-    sums = torch.zeros((len(ranges), 2), dtype=torch.float64)
-    count = 0
-    with torch.no_grad():
-        for first in range(0, len(rows), s.scale.heldout_batch):
-            idx = torch.arange(first, min(first + s.scale.heldout_batch, len(rows)))
-            batch = make_batch(rows, idx, cache.latents, cfg, context_prob=0.0, generator=torch.Generator())
-            ref = rows.image_ref[idx].long().clamp(min=0)  # (B, M) latent-cache row of each slot
-            valid = batch.image_valid
-            count += int(valid.sum())
-            for r, (lo, hi) in enumerate(ranges):
-                t = lo + u[r][ref] * (hi - lo)
-                t = (t.floor() if cfg.objective == "ddpm" else t).clamp(max=cfg.num_train_timesteps - 1)
-                t = torch.where(valid, t, torch.zeros_like(t))
-                eps = noise[r][ref] * valid[..., None, None, None]
-                x_t = add_noise(cfg.objective, model.alpha_bar, batch.latents, eps, t)
-                target = training_target(cfg.objective, batch.latents, eps)
-                for d, drop in enumerate((False, True)):
-                    b = batch.replace(image_t=t, image_is_target=valid, image_drop_cond=valid & drop)
-                    _, pred = model(b, x_t, t)
-                    err = (pred.float() - target.float()).pow(2).mean(dim=(2, 3, 4))  # (B, M)
-                    sums[r, d] += float((err * valid).sum())
-    per = (sums / max(count, 1)).tolist()
-    kept = [v[0] for v in per]
+    row_batches = [torch.arange(first, min(first + s.scale.heldout_batch, len(rows)))
+                   for first in range(0, len(rows), s.scale.heldout_batch)]
+    scores = [paired_image_loss(loaded.model, rows, cache.latents, lo + u[r] * (hi - lo), noise[r], row_batches)
+              for r, (lo, hi) in enumerate(ranges)]
+    kept = [p.kept / max(p.images, 1) for p in scores]
     return {"loss_by_t": [round(v, 6) for v in kept], "t_ranges": [list(r) for r in ranges],
             "heldout_loss": round(sum(kept) / len(kept), 6),
-            "cond_gap": round(sum(v[1] - v[0] for v in per) / len(per), 6), "heldout_images": count}
+            "cond_gap": round(sum(p.gap for p in scores) / len(scores), 6), "heldout_images": scores[0].images}
 
 
 def seconds_per_image(loaded: Any, sampler: tuple[str, int, float], s: Settings) -> float:

@@ -5,9 +5,8 @@
 
 Rows are packed from the dataset exactly as training packs them (same tokenizer, seq_len and
 max_images as the checkpoint's training config); every image is made a noised target at the given
-t, and the model's image loss (the objective's own MSE: epsilon for ddpm, velocity for flow) is
-measured twice on the same noise: with the caption visible, and with the condition dropped as
-classifier-free guidance trains it. A model that ignores its captions has a gap of 0 at every t.
+t and scored by tfgen.eval.caption_gap (the objective's own error, with the caption kept and
+dropped on the same noise). A model that ignores its captions has a gap of 0 at every t.
 This is the probe behind the table in the default model's card and docs/TRAINING.md section 4.
 """
 
@@ -25,13 +24,13 @@ sys.path.insert(0, str(REPO))
 
 def caption_gap(model: str, data: str, times: list[float], batches: int, batch_size: int,
                 run_dir: Path) -> list[dict[str, Any]]:
-    """Per t: mean image loss with the caption kept, dropped, and their difference."""
+    """Per t: mean image loss with the caption kept, dropped, and their difference (tfgen.eval.caption_gap)."""
     import torch
 
-    from tfgen.train.config import TrainConfig
-    from tfgen.train.packing import make_batch
-    from tfgen.train.pipeline import prepare_run
+    from tfgen.eval.caption_gap import paired_image_loss
     from tfgen.train.checkpoint import load_checkpoint
+    from tfgen.train.config import TrainConfig
+    from tfgen.train.pipeline import prepare_run
 
     config = load_checkpoint(model).config
     trained = config.get("training", {}).get("train_config", {})
@@ -41,22 +40,13 @@ def caption_gap(model: str, data: str, times: list[float], batches: int, batch_s
     run_dir.mkdir(parents=True, exist_ok=True)
     run = prepare_run(cfg, run_dir)  # latents cached in run_dir, reused by later calls
     net, source = run.module.net.eval(), run.source
+    row_batches = [torch.arange(i * batch_size, (i + 1) * batch_size) % len(source.rows) for i in range(batches)]
+    noise = torch.randn(source.latents.shape, generator=torch.Generator().manual_seed(1000))  # the same at every t
     rows = []
     for t in times:
-        kept = dropped = 0.0
-        for i in range(batches):
-            idx = torch.arange(i * batch_size, (i + 1) * batch_size) % len(source.rows)
-            batch = make_batch(source.rows, idx, source.latents, run.model_cfg, 0.0, torch.Generator().manual_seed(i))
-            batch = batch.replace(image_t=torch.full_like(batch.image_t, t), image_is_target=batch.image_valid.clone())
-            with torch.no_grad():
-                for drop in (False, True):
-                    b = batch.replace(image_drop_cond=batch.image_valid & drop)
-                    loss = net.loss(b, torch.Generator().manual_seed(1000 + i)).image.item()  # same noise both times
-                    if drop:
-                        dropped += loss
-                    else:
-                        kept += loss
-        rows.append({"t": t, "kept": kept / batches, "dropped": dropped / batches, "gap": (dropped - kept) / batches})
+        score = paired_image_loss(net, source.rows, source.latents, torch.full((len(noise),), t), noise, row_batches)
+        n = max(score.images, 1)
+        rows.append({"t": t, "kept": score.kept / n, "dropped": score.dropped / n, "gap": score.gap})
     return rows
 
 

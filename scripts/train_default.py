@@ -1,11 +1,14 @@
 """Train tfgen's default model with tfgen's own commands: data -> VAE -> tokenizer + Transfusion -> eval.
 
-    python scripts/train_default.py [--run-dir /work/runs/default] [--only data|vae|model|flow|eval] [--dry-run]
+    python scripts/train_default.py [--run-dir /work/runs/default] [--only STAGE] [--dry-run]
+
+Stages, in order: data, vae, vae-refine, model, flow, refit, eval.
 
 The recipe lives in configs/: default-data.toml (`tfgen data build` flags), default-vae.toml
-(`tfgen train-vae` flags), default.toml (stage 1, `tfgen train --config`: [train] and [model]; the
+(`tfgen train-vae` flags), default-vae-refine.toml (the same VAE trained further), default.toml (stage 1, `tfgen train --config`: [train] and [model]; the
 tokenizer is trained by `tfgen train` on the dataset's text), default-flow.toml (stage 2: a fine-tune of
-stage 1 to flow matching with a time shift; the file says why) and default-eval.toml (`tfgen eval`). Each table key becomes the flag
+stage 1 to flow matching with a time shift; the file says why), default-refit.toml (stage 3: stage 2 moved
+onto the refined VAE's latents) and default-eval.toml (`tfgen eval`). Each table key becomes the flag
 `--key-name`. The data and VAE stages are skipped when their output exists, and a model run
 with a training state is continued with `--resume`, so the script can be run again after a stop. docs/TRAINING.md has the
 measurements behind every number.
@@ -23,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
-STAGES = ("data", "vae", "model", "flow", "eval")
+STAGES = ("data", "vae", "vae-refine", "model", "flow", "refit", "eval")
 
 
 def flags(table: dict) -> list[str]:
@@ -75,7 +78,8 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true", help="Print the commands without running them.")
     args = parser.parse_args()
     run, dry = args.run_dir, args.dry_run
-    data, vae, model, flow = run / "data", run / "vae", run / "model", run / "flow"
+    data, vae, vae_refine = run / "data", run / "vae", run / "vae-refine"
+    model, flow, refit = run / "model", run / "flow", run / "refit"
     wanted = STAGES if args.only is None else (args.only,)
     if not dry:
         run.mkdir(parents=True, exist_ok=True)
@@ -85,6 +89,9 @@ def main() -> None:
     if "vae" in wanted and not (vae / "vae.safetensors").is_file():
         tfgen(["train-vae", str(data), "--out", str(vae), *flags(read_table("default-vae.toml", "vae"))], dry,
               log=None if dry else run / "vae.log")
+    if "vae-refine" in wanted and not (vae_refine / "vae.safetensors").is_file():
+        tfgen(["train-vae", str(data), "--out", str(vae_refine), "--init", str(vae),
+               *flags(read_table("default-vae-refine.toml", "vae"))], dry, log=None if dry else run / "vae-refine.log")
     if "model" in wanted:  # a finished run resumes at its last step and stops at once
         resume = ["--resume"] if (model / "train_state.json").is_file() else []
         tfgen(["train", "--config", str(CONFIGS / "default.toml"), "--data", str(data), "--vae", str(vae),
@@ -94,9 +101,14 @@ def main() -> None:
         tfgen(["train", "--config", str(CONFIGS / "default-flow.toml"), "--data", str(data),
                "--init-from", str(model / "checkpoint"), "--out", str(flow), *resume], dry,
               log=None if dry else run / "flow.log")
+    if "refit" in wanted:
+        resume = ["--resume"] if (refit / "train_state.json").is_file() else []
+        tfgen(["train", "--config", str(CONFIGS / "default-refit.toml"), "--data", str(data),
+               "--init-from", str(flow / "checkpoint"), "--vae", str(vae_refine), "--out", str(refit), *resume],
+              dry, log=None if dry else run / "refit.log")
     if "eval" in wanted:
         if dry or has_command("eval"):
-            tfgen(["eval", "--model", str(flow / "checkpoint"), "-o", str(run / "eval.json"),
+            tfgen(["eval", "--model", str(refit / "checkpoint"), "-o", str(run / "eval.json"),
                    "--grid", str(run / "eval-grid.png"), *flags(read_table("default-eval.toml", "eval"))],
                   dry, log=None if dry else run / "eval.log")
         else:

@@ -40,6 +40,20 @@ def test_flow_stage_fine_tunes_stage_one_changing_only_training_switches():
         REPO / "configs" / "default.toml").seq_len
 
 
+def test_refit_stage_keeps_stage_two_and_the_refined_vae_keeps_the_latent_shape():
+    from tfgen.model.config import TRAINING_SWITCHES
+    from tfgen.train.config import read_toml
+
+    flow, refit = (read_toml(REPO / "configs" / name) for name in ("default-flow.toml", "default-refit.toml"))
+    assert set(refit["model"]) <= set(TRAINING_SWITCHES) and refit["model"] == flow["model"]
+    assert refit["train"]["seq_len"] == flow["train"]["seq_len"]
+    refine = train_default.read_table("default-vae-refine.toml", "vae")
+    first = train_default.read_table("default-vae.toml", "vae")
+    # `--init` keeps the first VAE's shape, so only training settings may appear here.
+    assert not {"downsample", "latent_channels", "base_channels"} & set(refine)
+    assert refine["image_size"] == first["image_size"]
+
+
 def test_flags_spell_tables_as_cli_options():
     assert train_default.flags({"image_size": 128, "lr": 0.002, "kinds": "a,b"}) == [
         "--image-size", "128", "--lr", "0.002", "--kinds", "a,b"]
@@ -60,7 +74,7 @@ def test_vae_recipe_matches_the_data_and_the_model():
     assert shape[0] == model.latent_channels and shape[1] == model.latent_size
 
 
-@pytest.mark.parametrize("stage", ["data", "vae", "model", "flow", "eval"])
+@pytest.mark.parametrize("stage", train_default.STAGES)
 def test_every_flag_of_the_dry_run_is_an_option_of_its_command(stage, tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_default.py"), "--dry-run", "--only", stage,
                            "--run-dir", str(tmp_path)], capture_output=True, text=True, cwd=REPO, check=True)

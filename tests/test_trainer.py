@@ -348,6 +348,39 @@ def test_tfgen_train_tiny_writes_a_checkpoint_that_loads(tmp_path):
     assert drift < trained / 10
 
 
+def test_fine_tune_with_vae_moves_the_model_onto_that_vae(tmp_path):
+    from typer.testing import CliRunner
+
+    from tfgen.model.vae import VAE, VAEConfig
+    from tfgen.train.checkpoint import VAEBundle, load_checkpoint, save_vae_dir
+
+    data, vae = make_dataset_and_vae(tmp_path)
+    config = tmp_path / "run.toml"
+    config.write_text("[train]\nsteps = 2\nbatch_size = 2\nseq_len = 64\nwarmup_steps = 1\nnum_threads = 1\n\n"
+                      "[model]\npreset = \"tiny\"\nmax_seq_len = 64\n")
+    common = ["--config", str(config), "--data", str(data), "--device", "cpu", "--dtype", "fp32"]
+    runner = CliRunner()
+    assert runner.invoke(cli_app(), ["train", *common, "--vae", str(vae), "--out", str(tmp_path / "run")]).exit_code == 0
+    torch.manual_seed(1)  # same shape, other weights: a refined VAE
+    save_vae_dir(tmp_path / "vae2", VAEBundle(VAE(VAEConfig.for_downsample(4, latent_channels=4, base_channels=8)),
+                                              0.5, 32, {}))
+    init = ["--init-from", str(tmp_path / "run" / "checkpoint")]
+    tuned = runner.invoke(cli_app(), ["train", *common, *init, "--vae", str(tmp_path / "vae2"),
+                                      "--out", str(tmp_path / "tuned")])
+    assert tuned.exit_code == 0, tuned.output
+    new_vae, old_vae = load_checkpoint(tmp_path / "tuned" / "checkpoint").vae, load_checkpoint(
+        tmp_path / "run" / "checkpoint").vae
+    assert new_vae.scale_factor == 0.5 and old_vae.scale_factor == 1.0
+    key = next(iter(new_vae.vae.state_dict()))
+    assert not torch.equal(new_vae.vae.state_dict()[key], old_vae.vae.state_dict()[key])
+
+    save_vae_dir(tmp_path / "vae8", VAEBundle(VAE(VAEConfig.for_downsample(4, latent_channels=8, base_channels=8)),
+                                              1.0, 32, {}))
+    wrong = runner.invoke(cli_app(), ["train", *common, *init, "--vae", str(tmp_path / "vae8"),
+                                      "--out", str(tmp_path / "wrong")])
+    assert wrong.exit_code == 1 and "--vae" in wrong.output and "Traceback" not in wrong.output
+
+
 def test_tfgen_train_bad_input_is_one_line(tmp_path):
     from typer.testing import CliRunner
 

@@ -22,7 +22,7 @@ def train(
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Global batch in packed sequences.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak learning rate.")] = None,
     init_from: Annotated[Optional[str], typer.Option("--init-from", help="Checkpoint directory to fine-tune ('default': the shipped model).")] = None,
-    vae: Annotated[Optional[str], typer.Option(help="VAE directory from `tfgen train-vae` (not needed with --init-from).")] = None,
+    vae: Annotated[Optional[str], typer.Option(help="VAE directory from `tfgen train-vae` (with --init-from: replaces the checkpoint's VAE).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its train_state.")] = False,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
     dtype: Annotated[Optional[str], typer.Option(help="fp32, bf16 (autocast) or auto.")] = None,

@@ -5,7 +5,8 @@ Sources of each part, in order of precedence:
   switches, tfgen.model.config.TRAINING_SWITCHES), else the TOML `[model]` table, else the preset;
   vocab_size and the latent shape are then set from the tokenizer and the VAE, which must agree;
 - tokenizer: the init checkpoint's, else `tokenizer` (a tokenizer.json), else trained on the data;
-- VAE: the init checkpoint's, else `vae` (a `tfgen train-vae` directory).
+- VAE: `vae` (a `tfgen train-vae` directory), else the init checkpoint's; a fine-tune given both moves the
+  model onto the new VAE's latents (the latent shape must match).
 A plain folder of documents or of captioned images is converted into a dataset inside the run
 directory first; VAE latents are cached there too (re-encoded only when the VAE or data change).
 """
@@ -131,7 +132,7 @@ def prepare_run(cfg: TrainConfig, run_dir: Path, model_table: dict[str, Any] | N
         raise TfgenError("no training data: pass --data DIR (a dataset directory or a folder of documents)",
                          where="data")
     init = _load_init(cfg)
-    vae = init.vae if init is not None else _load_vae(cfg)
+    vae = _run_vae(cfg, init)
     dataset = _open_or_convert(Path(cfg.data), run_dir, vae.image_size, primary, log)
     if dataset.image_size != vae.image_size:
         raise TfgenError(f"the dataset's images are {dataset.image_size} px but the VAE was trained on "
@@ -166,7 +167,7 @@ def prepare_world_run(cfg: TrainConfig, run_dir: Path, model_table: dict[str, An
     from tfgen.world.documents import WORLD_KINDS, iter_documents
 
     init = _load_init(cfg)
-    vae = init.vae if init is not None else _load_vae(cfg)
+    vae = _run_vae(cfg, init)
     base = resolve_model_config(cfg, model_table, init)
 
     def world_texts():
@@ -239,10 +240,13 @@ def model_card(run: PreparedRun, cfg: TrainConfig, trainer: Trainer) -> str:
     ])
 
 
-def _load_vae(cfg: TrainConfig) -> ckpt.VAEBundle:
-    if not cfg.vae:
+def _run_vae(cfg: TrainConfig, init: ckpt.Checkpoint | None) -> ckpt.VAEBundle:
+    """`--vae` if given (with --init-from it replaces the checkpoint's VAE), else the init checkpoint's."""
+    if cfg.vae:
+        return ckpt.load_vae_dir(cfg.vae)
+    if init is None:
         raise TfgenError("no VAE: pass --vae DIR (from `tfgen train-vae`) or --init-from CHECKPOINT", where="vae")
-    return ckpt.load_vae_dir(cfg.vae)
+    return init.vae
 
 
 def _open_or_convert(data: Path, run_dir: Path, image_size: int, primary: bool, log: Callable[[str], None]):
@@ -286,7 +290,9 @@ def _fit_model_config(cfg: TrainConfig, base: ModelConfig, tokenizer: TextTokeni
     c, h, _ = vae.vae.cfg.latent_shape(vae.image_size)
     model_cfg = base.replace(vocab_size=tokenizer.vocab_size, latent_channels=c, latent_size=h)
     if init is not None and model_cfg != base:
-        raise TfgenError("its model config does not match its own tokenizer/VAE", where=str(init.directory))
+        which = "the VAE given with --vae" if cfg.vae else "its own tokenizer/VAE"
+        raise TfgenError(f"its model config (latents {base.latent_channels}x{base.latent_size}x{base.latent_size}) "
+                         f"does not match {which} ({c}x{h}x{h})", where=str(init.directory))
     if cfg.seq_len > model_cfg.max_seq_len:
         raise TfgenError(f"seq_len {cfg.seq_len} exceeds the model's max_seq_len {model_cfg.max_seq_len}",
                          where="seq_len")
