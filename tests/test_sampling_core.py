@@ -244,3 +244,69 @@ def test_cached_equals_naive_with_causal_image_attention(ckpt_dirs, tmp_path):
     # The switch is live: the bidirectional model with the same weights draws other latents.
     bidi = generate_document(load_model(str(ckpt_dirs["ddpm"])), "a fox finds a lantern", o)
     assert not torch.allclose(bidi.latents[0], cached.latents[0], atol=1e-3)
+
+
+def _unet_pair(cross_image: str = "allowed"):
+    """A tiny random U-Net-codec model twice: as built (eager, default layouts) and prepared for sampling."""
+    from tfgen.model.config import ModelConfig
+    from tfgen.model.transfusion import Transfusion
+    from tfgen.sampling.memory_layout import prepare_for_sampling
+
+    cfg = ModelConfig(vocab_size=64, d_model=32, n_layers=2, n_heads=2, latent_channels=4, latent_size=8, patch_size=4,
+                      patch_encoder="unet", unet_channels=8, max_seq_len=64, objective="flow", cross_image=cross_image)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        plain = Transfusion(cfg).eval().requires_grad_(False)
+    prepared = Transfusion(cfg).eval().requires_grad_(False)
+    prepared.load_state_dict(plain.state_dict())
+    return plain, prepare_for_sampling(prepared)
+
+
+def _sample(model, backend_cls, guidance: float, prefix: list[int]):
+    """Two images, the second after the first (committed clean) and two more tokens: (2, C, h, w)
+    latents and the logits after the last token (V,)."""
+    from tfgen.diffusion.schedules import CosineSchedule
+    from tfgen.sampling.image import make_sampler, sample_latents
+
+    backend = backend_cls(model, model.cfg.max_seq_len, guidance != 1.0)
+    backend.feed(prefix)
+    gen = torch.Generator().manual_seed(5)
+    shape = (model.cfg.latent_channels, model.cfg.latent_size, model.cfg.latent_size)
+    images = []
+    for _ in range(2):
+        sampler = make_sampler("heun", 3, CosineSchedule(model.cfg.num_train_timesteps), gen, shift=model.cfg.time_shift)
+        images.append(sample_latents(backend, shape, sampler, guidance, gen))
+        backend.commit_image(images[-1])
+        logits = backend.feed([6, 8])
+    return torch.cat(images), logits
+
+
+@pytest.mark.parametrize("cross_image,guidance", [("allowed", 1.0), ("allowed", 3.0), ("blocked", 3.0)])
+def test_sampling_layouts_change_no_result(cross_image, guidance):
+    """The prepared model (transposed Linear storage, channels_last convs) with the cached backend
+    (memoised rotations, the unmasked attention fast path when unguided) samples what the plain
+    model's naive loop samples."""
+    plain, prepared = _unet_pair(cross_image)
+    assert plain.state_dict().keys() == prepared.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), prepared.state_dict().values()))
+    assert prepared.tok_embed.weight.is_contiguous()
+    assert not prepared.transformer.blocks[0].attn.qkv.weight.is_contiguous()  # stored transposed
+    assert prepared.patch_in.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    prefix = [5, 9, 11, 3, 7, 20, 4]
+    naive = _sample(plain, NaiveBackend, guidance, prefix)
+    for backend_cls in (CachedBackend, NaiveBackend):
+        latents, logits = _sample(prepared, backend_cls, guidance, prefix)
+        assert torch.allclose(latents, naive[0], atol=1e-4, rtol=1e-4), (latents - naive[0]).abs().max()
+        assert torch.allclose(logits, naive[1], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(naive[0][0], naive[0][1], atol=1e-2)  # two different images really drawn
+
+
+def test_block_rotations_match_rope_angles_and_are_memoised():
+    from tfgen.model.transformer import rope_angles
+
+    plain, _ = _unet_pair()
+    cache = plain.new_cache(1, 32)
+    cache.length = 7
+    rot = cache.block_rotations(4, plain.cfg.head_dim, plain.cfg.rope_theta)
+    assert torch.equal(rot, rope_angles(torch.arange(7, 11), plain.cfg.head_dim, plain.cfg.rope_theta))
+    assert cache.block_rotations(4, plain.cfg.head_dim, plain.cfg.rope_theta) is rot

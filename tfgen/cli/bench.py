@@ -64,8 +64,11 @@ def _model(model: Optional[str], preset: str):
     except ModelNotFoundError:
         if model:
             raise
+    from tfgen.sampling.memory_layout import prepare_for_sampling
+
     torch.manual_seed(0)
-    return Transfusion(preset_config(preset)).eval().requires_grad_(False), f"random-init preset {preset!r}", None
+    net = prepare_for_sampling(Transfusion(preset_config(preset)).eval().requires_grad_(False))
+    return net, f"random-init preset {preset!r}", None
 
 
 def _print_table(report, threads: int) -> None:

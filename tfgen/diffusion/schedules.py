@@ -31,7 +31,7 @@ class CosineSchedule:
             return math.cos((u + self.offset) / (1 + self.offset) * math.pi / 2) ** 2
 
         betas = [min(1 - f((i + 1) / T) / f(i / T), self.max_beta) for i in range(T)]
-        betas_t = torch.tensor(betas, dtype=torch.float64)
+        betas_t = torch.tensor(betas, dtype=torch.float64, device="cpu")  # CPU even inside a meta-device context
         object.__setattr__(self, "betas", betas_t)
         object.__setattr__(self, "alphas", 1.0 - betas_t)
         object.__setattr__(self, "alpha_bar", torch.cumprod(1.0 - betas_t, dim=0))

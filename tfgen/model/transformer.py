@@ -9,12 +9,13 @@ KV cache (for the sampler): `KVCache` holds each layer's keys/values for a prefi
 with a cache writes the new block's keys/values after the prefix and attends to [prefix, block];
 `commit=True` then makes the block part of the prefix (text decoding, prefill, the final clean
 image), `commit=False` leaves the prefix as it was (each denoising step runs only the image's
-patches against the cached prefix; the next step overwrites the scratch block).
+patches against the cached prefix; the next step overwrites the scratch block). The cache also
+memoises the RoPE rotations of the block it runs (the same positions at every denoising step).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +65,9 @@ class KVCache:
     values: list[torch.Tensor]
     is_image: torch.Tensor  # (B, capacity) bool: cached position holds an image patch
     length: int = 0
+    # RoPE rotations of blocks already run, keyed by (start, length): every denoising step of an
+    # image runs the same positions, so its rotations are computed once per image, not per step.
+    rope_memo: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, cfg: ModelConfig, batch: int, capacity: int, device: torch.device | str = "cpu",
@@ -86,9 +90,20 @@ class KVCache:
         end = self.length + n
         if end > self.capacity:
             raise ValueError(f"KV cache full: {self.length} + {n} > {self.capacity}")
-        self.keys[layer][:, :, self.length:end] = k
-        self.values[layer][:, :, self.length:end] = v
-        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+        keys, values = self.keys[layer], self.values[layer]
+        keys.narrow(2, self.length, n).copy_(k)  # copy_ also casts to the cache's dtype
+        values.narrow(2, self.length, n).copy_(v)
+        return keys.narrow(2, 0, end), values.narrow(2, 0, end)
+
+    def block_rotations(self, n: int, head_dim: int, theta: float) -> torch.Tensor:
+        """RoPE rotations (1, n, 1, 1, Dh/2) of the positions length .. length + n - 1 (memoised)."""
+        key = (self.length, n)
+        if key not in self.rope_memo:
+            if len(self.rope_memo) > 64:  # text decoding walks through positions: keep the memo small
+                self.rope_memo.clear()
+            positions = torch.arange(self.length, self.length + n, device=self.keys[0].device)
+            self.rope_memo[key] = rope_angles(positions, head_dim, theta)
+        return self.rope_memo[key]
 
     def advance(self, n: int, is_image: bool = False) -> None:
         """Make the last written `n` positions part of the prefix."""
@@ -113,7 +128,7 @@ class Attention(nn.Module):
         q, k = qk.permute(2, 0, 3, 1, 4)  # (B, H, T, Dh) each
         v = qkv[:, :, 2].transpose(1, 2)
         if cache is not None:
-            k, v = cache.write(layer, k.to(cache.keys[layer].dtype), v.to(cache.values[layer].dtype))
+            k, v = cache.write(layer, k, v)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).reshape(B, T, D))
 
@@ -155,13 +170,16 @@ class Transformer(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None,
-                cache: KVCache | None = None, commit: bool = False, is_image: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None, mask: torch.Tensor | None,
+                cache: KVCache | None = None, commit: bool = False, is_image: bool = False,
+                rotations: torch.Tensor | None = None) -> torch.Tensor:
         """Run `x` at `positions`; with a cache, `mask` covers keys [prefix, block] (B, 1, Tn, L + Tn).
 
         `commit` appends the block to the cache, flagged as image positions when `is_image`.
+        `rotations` (from `rope_angles` or `KVCache.block_rotations`) replace `positions` when given.
         """
-        rotations = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
+        if rotations is None:
+            rotations = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
         for i, block in enumerate(self.blocks):
             x = block(x, rotations, mask, cache, i)
         if cache is not None and commit:

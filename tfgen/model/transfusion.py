@@ -157,14 +157,19 @@ class Transfusion(nn.Module):
         """
         B, Tn, _ = x.shape
         L = cache.length
+        rotations = None
         if positions is None:
-            positions = torch.arange(L, L + Tn, device=x.device)
+            rotations = cache.block_rotations(Tn, self.cfg.head_dim, self.cfg.rope_theta)
+        if attend_mask is None and (not causal or Tn == 1):
+            # Every key visible: no mask at all, the cheapest attention call (a denoising step of
+            # an unguided image with cross-image attention allowed; one decoded text token).
+            return self.transformer(x, positions, None, cache, commit, is_image, rotations)
         mask = torch.ones((B, Tn, L + Tn), dtype=torch.bool, device=x.device)
         if attend_mask is not None:
             mask = mask & (attend_mask[:, None, :] if attend_mask.dim() == 2 else attend_mask)
         if causal:
             mask[:, :, L:] &= torch.ones((Tn, Tn), dtype=torch.bool, device=x.device).tril()
-        return self.transformer(x, positions, mask[:, None], cache, commit, is_image)
+        return self.transformer(x, positions, mask[:, None], cache, commit, is_image, rotations)
 
     def prefill(self, tokens: torch.Tensor, cache: KVCache, attend_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Append text tokens (B, Tn) causally to the cache; returns their logits (B, Tn, V)."""
@@ -180,7 +185,9 @@ class Transfusion(nn.Module):
         of classifier-free guidance, runnable in the same batch).
         """
         B, P, L = latents.shape[0], self.cfg.patches_per_image, cache.length
-        visible = torch.ones((B, L + P), dtype=torch.bool, device=latents.device)
+        visible = None  # all of [prefix, image]
+        if self.cfg.cross_image == "blocked" or drop_condition is not None:
+            visible = torch.ones((B, L + P), dtype=torch.bool, device=latents.device)
         if self.cfg.cross_image == "blocked":
             visible[:, :L] &= ~cache.is_image[:, :L]
         if drop_condition is not None:

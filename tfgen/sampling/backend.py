@@ -2,7 +2,8 @@
 image's patches against it, the clean image committed with one more pass.
 
 Backend contract (shared with tfgen.sampling.naive.NaiveBackend, so one generation loop drives both):
-- `feed(ids)` appends text tokens and returns the logits (V,) after the last one;
+- `feed(ids)` appends text tokens and returns the logits (V,) after the last one (an inference-mode
+  tensor: read it or copy it, do not modify it in place; tfgen.sampling.text.choose_token copies);
 - `denoise(latents (B, C, h, w), t (B,), drop (B,) bool | None)` predicts for the image being drawn
   right after the sequence so far (B = 1, or 2 for guidance in one batch: row 1 unconditional);
 - `commit_image(latents (1, C, h, w))` appends the clean image (t = 0);
@@ -43,7 +44,7 @@ class CachedBackend:
     def capacity(self) -> int:
         return self._main.capacity
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def feed(self, ids: list[int]) -> torch.Tensor:
         tokens = torch.tensor([ids], dtype=torch.long, device=self.device)
         return self.model.prefill(tokens, self._main)[0, -1]

@@ -17,6 +17,7 @@ from tfgen.errors import TfgenError
 from tfgen.model.config import ModelConfig, model_config_from_mapping
 from tfgen.model.tokenizer import TextTokenizer
 from tfgen.model.transfusion import Transfusion
+from tfgen.sampling.memory_layout import channels_last_convolutions, prepare_for_sampling
 from tfgen.sampling.text import word_start_mask
 from tfgen.train.checkpoint import CONFIG_FILE, VAEBundle, load_checkpoint
 
@@ -81,7 +82,8 @@ def check_device(device: str) -> torch.device:
 
 
 def load_model(model: str | None = None, device: str = "cpu") -> LoadedModel:
-    """Read and check the checkpoint, build the model from its EMA weights, eval mode, no grads."""
+    """Read and check the checkpoint, build the model from its EMA weights, eval mode, no grads,
+    model and VAE in the sampling memory layouts (tfgen.sampling.memory_layout)."""
     dev = check_device(device)
     directory = resolve_model_dir(model)
     ckpt = load_checkpoint(directory)
@@ -95,5 +97,7 @@ def load_model(model: str | None = None, device: str = "cpu") -> LoadedModel:
         raise TfgenError(f"weights do not fit the model ({str(exc).splitlines()[0]})",
                          where=str(directory / "model.safetensors")) from None
     net.eval().requires_grad_(False).to(dev)
+    prepare_for_sampling(net)
     ckpt.vae.vae.eval().requires_grad_(False).to(dev)
+    channels_last_convolutions(ckpt.vae.vae)  # decode ~20% faster (29 -> 23 ms an image, one thread)
     return LoadedModel(directory, net, cfg, ckpt.tokenizer, ckpt.vae, ckpt.config, ckpt.model_card, dev)

@@ -31,7 +31,7 @@ class NaiveBackend:
     def length(self) -> int:
         return len(self.ids)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def feed(self, ids: list[int]) -> torch.Tensor:
         self.ids.extend(ids)
         batch, latents, t = self._batch(1, None, None, None)
