@@ -1,9 +1,11 @@
 """Train the world detector and ship it: `python scripts/train_detector.py [--steps N] [--out DIR]`.
 
 Fixed seed, storyworld renders made on the fly, one CPU thread. Writes a checkpoint every 250
-steps, then measures held-out accuracy per task on renders of the held-out prompts and records
-it in the detector's JSON config. The shipped detector (tfgen/assets/detector/) is four phases,
-each continuing the last (`--init`), its data past every earlier phase's schedule:
+steps, then measures held-out accuracy per task on renders of the held-out prompts and the GenEval
+scores of ground-truth renders and hard negatives, and records them in the detector's JSON config.
+`--calibrate` first picks the score threshold on fresh training-distribution renders (never on the
+held-out ones). The shipped detector (tfgen/assets/detector/) is six phases, each continuing the
+last (`--init`), its data past every earlier phase's schedule:
 
     python scripts/train_detector.py --steps 1500 --stop-after 1000 --out /tmp/d1
     python scripts/train_detector.py --init /tmp/d1 --steps 900 --lr 2e-3 --character-share 0.5 \
@@ -11,7 +13,16 @@ each continuing the last (`--init`), its data past every earlier phase's schedul
     python scripts/train_detector.py --init /tmp/d2 --steps 450 --lr 1e-3 --character-share 0.4 \
         --alone-share 0.5 --recolour-share 0.7 --out /tmp/d3
     python scripts/train_detector.py --init /tmp/d3 --steps 450 --lr 1e-3 --character-share 0.4 \
-        --alone-share 0.5 --recolour-share 0.7 --decolour-share 0.3 --out tfgen/assets/detector
+        --alone-share 0.5 --recolour-share 0.7 --decolour-share 0.3 --out /tmp/d4
+    python scripts/train_detector.py --init /tmp/d4 --steps 1500 --lr 1e-3 --character-share 0.4 \
+        --alone-share 0.5 --recolour-share 0.7 --decolour-share 0.15 --hue-share 0.25 --hard-share 0.5 \
+        --jpeg-share 0.2 --out /tmp/d5
+    python scripts/train_detector.py --init /tmp/d5 --steps 1000 --lr 5e-4 --warmup 50 --ema-decay 0.998 \
+        --character-share 0.4 --alone-share 0.5 --recolour-share 0.7 --decolour-share 0.1 --hue-share 0.1 \
+        --hard-share 0.5 --jpeg-share 0.2 --fill-jitter-share 0.25 --out /tmp/d6
+    python scripts/train_detector.py --init /tmp/d6 --finish-only --calibrate --out tfgen/assets/detector
+
+(Phase 4 was saved straight into tfgen/assets/detector at the time; phase 5 continued from there.)
 """
 
 from __future__ import annotations
@@ -45,12 +56,26 @@ def main() -> None:
     ap.add_argument("--alone-share", type=float, default=0.0)
     ap.add_argument("--recolour-share", type=float, default=0.0)
     ap.add_argument("--decolour-share", type=float, default=0.0)
+    ap.add_argument("--hue-share", type=float, default=0.0)
+    ap.add_argument("--hard-share", type=float, default=0.0)
+    ap.add_argument("--jpeg-share", type=float, default=0.0)
+    ap.add_argument("--fill-jitter-share", type=float, default=0.0)
+    ap.add_argument("--ema-decay", type=float, default=0.0, help="> 0: keep and save an average of the weights")
+    ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--eval-per-category", type=int, default=0, help="held-out prompts per category to measure (0: all)")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="choose the score threshold on fresh training-distribution renders (never the held-out ones)")
+    ap.add_argument("--finish-only", action="store_true",
+                    help="no training: take --init as it is, (re)calibrate and measure it, save to --out")
     args = ap.parse_args()
+    if args.finish_only and args.init is None:
+        ap.error("--finish-only needs --init")
     torch.set_num_threads(args.threads)
     cfg = DetectorTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, lr=args.lr,
                               character_share=args.character_share, alone_share=args.alone_share,
-                              recolour_share=args.recolour_share, decolour_share=args.decolour_share)
+                              recolour_share=args.recolour_share, decolour_share=args.decolour_share,
+                              hue_share=args.hue_share, hard_share=args.hard_share, jpeg_share=args.jpeg_share,
+                              ema_decay=args.ema_decay, warmup=args.warmup, fill_jitter_share=args.fill_jitter_share)
     t0 = time.perf_counter()
     info = {"train": asdict(cfg), "data": "storyworld SceneSampler renders (held-out compositions excluded)"}
     init, start, phases = None, 0, []
@@ -69,17 +94,54 @@ def main() -> None:
     def checkpoint(step: int, model) -> None:
         save_detector(args.out, model, info | {"steps_done": step})
 
-    model = train_detector(cfg, DetectorConfig(), on_log=log, on_checkpoint=checkpoint, checkpoint_every=250,
-                           init=init, start_position=start, stop_after=args.stop_after)
-    info["train_seconds"] = round(time.perf_counter() - t0, 1)
-    info["steps_done"] = done
-    from tfgen.eval.accuracy import detector_accuracy
+    if args.finish_only:
+        model, info = init, dict(prior)
+    else:
+        model = train_detector(cfg, DetectorConfig(), on_log=log, on_checkpoint=checkpoint, checkpoint_every=250,
+                               init=init, start_position=start, stop_after=args.stop_after)
+        info["train_seconds"] = round(time.perf_counter() - t0, 1)
+        info["steps_done"] = done
+    finish(model, info, args)
 
-    acc = detector_accuracy(Judge(model), per_category=args.eval_per_category or None)
+
+def finish(model, info: dict, args: argparse.Namespace) -> None:
+    """Calibrate the threshold (optional), measure on the held-out renders, save, print."""
+    from dataclasses import replace
+
+    from tfgen.eval.accuracy import calibrate_colour_classes, calibrate_threshold, detector_accuracy
+
+    if args.calibrate:
+        model.cfg = replace(model.cfg, head_colour_classes=())  # judge the reader on every recolourable class
+        cal = calibrate_threshold(Judge(model))
+        model.cfg = replace(model.cfg, score_threshold=cal["threshold"])
+        info["threshold_calibration"] = cal
+        colour_cal = calibrate_colour_classes(Judge(model))
+        model.cfg = replace(model.cfg, head_colour_classes=tuple(colour_cal["classes"]))
+        info["colour_calibration"] = colour_cal
+        print("calibrated on training renders:", json.dumps(cal), json.dumps(colour_cal))
+    judge = Judge(model)
+    acc = detector_accuracy(judge, per_category=args.eval_per_category or None)
     info["heldout_accuracy"] = acc
+    info["heldout_judge"] = judge_scores(judge)
     save_detector(args.out, model, info)
     print(json.dumps(acc, indent=1))
-    print(f"saved to {args.out} after {info['train_seconds']} s")
+    print(json.dumps(info["heldout_judge"], indent=1))
+    print(f"saved to {args.out} after {info.get('train_seconds')} s of training")
+
+
+def judge_scores(judge: Judge, seed: int = 2024) -> dict:
+    """GenEval scores of ground-truth renders and of hard negatives, all held-out prompts, one render each."""
+    from tfgen.eval.compositional import score_images
+    from tfgen.eval.prompts import GENEVAL_CATEGORIES, prompt_set, render_images
+    from tfgen.world.scene import Composer
+
+    entries, composer = list(prompt_set(GENEVAL_CATEGORIES).entries), Composer()
+    out = {"seed": seed, "prompts": len(entries)}
+    for name, negative in (("ground_truth", False), ("hard_negatives", True)):
+        res = score_images(judge, entries, render_images(entries, 1, seed, negative=negative, composer=composer))
+        scores = res.scores["categories"] | {"overall": res.scores["overall"]}
+        out[name] = {k: round(v, 4) for k, v in scores.items()}
+    return out
 
 
 if __name__ == "__main__":

@@ -125,3 +125,92 @@ def test_colour_reader_reads_every_swatch_from_true_boxes():
                 wrong.append((cls, colour, got))
     assert not wrong
     assert reader.template("person") is None  # never recoloured: the colour head decides
+
+
+def test_colour_reader_finds_the_fill_when_the_box_is_a_few_pixels_off():
+    import random as _random
+
+    from tfgen.eval.colour import ColourReader
+    from tfgen.world.colours import COLOUR_NAMES
+    from tfgen.world.scene import Composer, ObjectSpec, SceneSpec
+
+    composer, reader = Composer(), ColourReader()
+    rng = _random.Random(1)
+    wrong = []
+    for cls in ("fork", "knife", "skateboard"):  # thin fills: a 2 px error lands on the outline
+        for colour in COLOUR_NAMES:
+            scene = composer.compose(SceneSpec((ObjectSpec(cls, colour=colour),), "meadow"), 128, rng)
+            x0, y0, x1, y1 = scene.annotations[0]["box"]
+            for dx, dy in ((2, 0), (-2, 1), (0, -2)):
+                got = reader.read(scene.image, cls, (x0 + dx, y0 + dy, x1 + dx, y1 + dy))
+                if got != colour:
+                    wrong.append((cls, colour, (dx, dy), got))
+    assert not wrong
+
+
+def test_colour_name_map_matches_the_exact_nearest_swatch_on_swatches():
+    import numpy as np
+
+    from tfgen.eval.colour import ColourReader
+    from tfgen.world.colours import COLOUR_NAMES, SWATCHES
+
+    image = np.array([[SWATCHES[n] for n in COLOUR_NAMES]], np.uint8)  # (1, 10, 3)
+    assert ColourReader().name_map(image).tolist() == [list(range(len(COLOUR_NAMES)))]
+
+
+def test_hue_rotation_keeps_greys_and_luma_and_turns_colours():
+    import math
+
+    import numpy as np
+
+    from tfgen.eval.detector_train import rotate_hue
+
+    img = np.zeros((2, 2, 3), np.uint8)
+    img[0, 0], img[0, 1], img[1, 0], img[1, 1] = (128, 128, 128), (170, 80, 80), (40, 160, 60), (255, 255, 255)
+    assert np.array_equal(rotate_hue(img, 0.0), img)
+    turned = rotate_hue(img, math.pi / 2)
+    assert np.abs(turned[0, 0].astype(int) - 128).max() <= 1 and np.abs(turned[1, 1].astype(int) - 255).max() <= 1
+    luma = np.array([0.299, 0.587, 0.114])
+    assert abs(float(turned[0, 1] @ luma) - float(img[0, 1] @ luma)) < 3  # brightness kept (no clipping here)
+    assert int(np.argmax(turned[0, 1])) != 0  # red is no longer the strongest channel
+
+
+def test_augmented_batches_drop_colour_targets_only_where_colours_changed():
+    from tfgen.eval.detector_train import DetectorTrainConfig, make_batch
+
+    cfg = DetectorTrainConfig(batch_size=16, hue_share=1.0, decolour_share=0.0, jpeg_share=1.0, hard_share=1.0)
+    scenes = TrainingScenes(seed=5, hard_share=1.0)
+    x, tg = make_batch(scenes, 16, random.Random(0), cfg, DetectorConfig())
+    assert x.shape == (16, 3, 128, 128) and float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    assert (tg["colour"] == IGNORE).all()  # every image hue-turned: its colour names are wrong now
+    assert (tg["heat"] == 1.0).sum() >= 16  # but every object is still a target
+    plain = DetectorTrainConfig(batch_size=16)
+    _, tg2 = make_batch(TrainingScenes(seed=5), 16, random.Random(0), plain, DetectorConfig())
+    assert (tg2["colour"] != IGNORE).any()
+
+
+def test_hard_scenes_are_deterministic_and_never_held_out():
+    from tfgen.world.heldout import load_heldout
+
+    heldout = load_heldout()
+    a = [TrainingScenes(seed=9, hard_share=1.0).next() for _ in range(1)]
+    stream, again = TrainingScenes(seed=9, hard_share=1.0), TrainingScenes(seed=9, hard_share=1.0)
+    for _ in range(10):
+        (img, anns), (img2, anns2) = stream.next(), again.next()
+        assert (img == img2).all() and anns == anns2
+        assert not heldout.violations(anns)
+    assert a[0][1] == TrainingScenes(seed=9, hard_share=1.0).next()[1]
+
+
+def test_weight_average_follows_the_model_at_its_decay():
+    from tfgen.eval.detector_train import WeightAverage
+
+    torch.manual_seed(0)
+    model = WorldDetector(DetectorConfig(widths=(8, 8, 16, 16)))
+    avg = WeightAverage(model, decay=0.75)
+    before = avg.model.head.weight.clone()
+    with torch.no_grad():
+        model.head.weight.add_(1.0)
+    avg.update(model)
+    assert torch.allclose(avg.model.head.weight, before + 0.25)
+    assert not avg.model.head.weight.requires_grad and model.head.weight.requires_grad

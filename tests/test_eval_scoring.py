@@ -111,3 +111,27 @@ def test_psnr_and_perplexity():
     assert psnr(a, b) == pytest.approx(10 * math.log10(48))
     assert psnr(a, a) == math.inf
     assert perplexity(2.0 * math.log(7), 2) == pytest.approx(7.0)
+
+
+def test_settled_relations_drop_only_what_a_few_pixels_of_box_error_would_flip():
+    from tfgen.eval.accuracy import settled_relations, task_outcomes
+
+    # far apart on x, level on y: "left of" holds and the vertical relations are surely absent
+    assert settled_relations([0, 40, 20, 60], [80, 40, 100, 60]) == {"left of": True, "right of": False,
+                                                                     "above": False, "below": False}
+    # diagonal, below and just left: "left of" sits on GenEval's 0.5 boundary (dx = -0.5 at x0 = -1.4)
+    a, b = [-1.6, 80, 18.4, 100], [50, 0, 70, 20]
+    assert relative_position(a, b) == {"left of", "below"}
+    settled = settled_relations(a, b)
+    assert "left of" not in settled and settled["below"] is True and settled["above"] is False
+    truth = [{"class": "cat", "box": a, "colour": "red"}, {"class": "dog", "box": b, "colour": "red"}]
+    one_px_off = [det("cat", [-0.6, 80, 19.4, 100]), det("dog", b)]
+    assert relative_position(one_px_off[0].box, b) == {"below"}  # the strict set flips...
+    out = task_outcomes(truth, one_px_off)
+    assert out["position"] == [False] and out["position_settled"] == [True]  # ...the settled relations hold
+    # touching side by side: "left of" is settled; boxes found (centres inside the truth) diagonal: wrong
+    side = [{"class": "cat", "box": [40, 40, 60, 60], "colour": "red"},
+            {"class": "dog", "box": [60, 40, 80, 60], "colour": "red"}]
+    diagonal = [det("cat", [49, 49, 69, 69]), det("dog", [51, 31, 71, 51])]
+    assert relative_position(diagonal[0].box, diagonal[1].box) == {"below"}
+    assert task_outcomes(side, diagonal)["position_settled"] == [False]

@@ -5,7 +5,14 @@ natural colour for a class/colour pair it never saw (the held-out list withholds
 For a recolourable class the judge instead reads the pixels: the class's pictogram (from the
 storyworld atlas) gives where its main fill lies relative to its tight box; those points, mapped
 into the detected box, are sampled and their nearest colour names voted. Points near the fill's
-edge are dropped (the box is not pixel-exact), so the vote sees the fill's interior.
+edge are dropped, so the vote sees the fill's interior.
+
+A detected box is a few pixels off on thin objects (a fork is ~10 px wide), which puts the points
+on the outline. So the points are also laid into slightly shifted and scaled copies of the box,
+and the copy that best matches the pictogram wins: its fill points agree on one colour, and its
+anchor points (the parts a recolouring never paints: outline, wheels, eyes) show the pictogram's
+own colours there. A misplaced copy straddles fill, outline and background, or sits on a dark
+trim with its anchors off the outline.
 """
 
 from __future__ import annotations
@@ -18,25 +25,58 @@ from tfgen.world.colours import COLOUR_NAMES, SWATCHES, srgb_to_lab
 
 _FILL_TOLERANCE = 30.0  # RGB distance from the glyph's main fill that still counts as fill
 _EDGE = 4  # atlas pixels of fill kept clear of the fill's edge
+_ANCHOR_EDGE = 2  # atlas pixels of the never-recoloured parts kept clear of their edges
 _MAX_POINTS = 400
+_SHIFTS = (0.0, -2.0, -1.0, 1.0, 2.0)  # input pixels tried around the detected box (0 first: it wins ties)
+_SCALES = (1.0, 0.92, 1.08)
+_CLEAR_FILL, _CLEAR_ANCHORS = 0.9, 0.75  # shares at the detected box itself that need no search
+_SEARCH_POINTS = 100  # fill points that judge the candidate boxes; the winner is then voted with all
+_LUT_BITS = 6  # nearest colour name per 6-bit RGB bin (4-level steps), built once per reader
 _SWATCH_LAB = srgb_to_lab(np.array([SWATCHES[n] for n in COLOUR_NAMES], dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Pictogram:
+    """Where a class's fill and anchors lie, as (P, 2) fractions (x, y) of the glyph's tight box."""
+
+    fill: np.ndarray
+    anchors: np.ndarray
+    anchor_colours: np.ndarray  # (A,) index into COLOUR_NAMES of each anchor in the pictogram
 
 
 @dataclass
 class ColourReader:
-    """Per-class fill templates (built lazily from the atlas) and the pixel vote."""
+    """Per-class pictogram templates (built lazily from the atlas) and the pixel vote."""
 
-    _templates: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _templates: dict[str, Pictogram | None] = field(default_factory=dict)
     _kit: object | None = None
+    _lut: np.ndarray | None = None
+
+    def name_map(self, image: np.ndarray) -> np.ndarray:
+        """(H, W) index into COLOUR_NAMES of each pixel's nearest swatch (CIELAB) for an (H, W, 3) uint8 image."""
+        if self._lut is None:
+            levels = 1 << _LUT_BITS
+            step = 256 // levels
+            centres = np.arange(levels) * step + step / 2 - 0.5
+            grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1).reshape(-1, 3)
+            d = ((srgb_to_lab(grid)[:, None, :] - _SWATCH_LAB[None]) ** 2).sum(-1)
+            self._lut = d.argmin(axis=1).astype(np.uint8).reshape(levels, levels, levels)
+        q = image >> (8 - _LUT_BITS)
+        return self._lut[q[..., 0], q[..., 1], q[..., 2]]
 
     def template(self, cls: str) -> np.ndarray | None:
         """(P, 2) fill-interior points as fractions of the glyph's tight box; None if not recolourable."""
+        pic = self.pictogram(cls)
+        return None if pic is None else pic.fill
+
+    def pictogram(self, cls: str) -> Pictogram | None:
         if cls not in self._templates:
             self._templates[cls] = self._build(cls)
         return self._templates[cls]
 
-    def _build(self, cls: str) -> np.ndarray | None:
+    def _build(self, cls: str) -> Pictogram | None:
         from tfgen.world.cast import NOT_RECOLOURED, all_things
+        from tfgen.world.recolour import _fill_mask  # exactly the pixels a recolouring paints
         from tfgen.world.sprites import BOX_ALPHA, SpriteKit
 
         things = all_things()
@@ -57,24 +97,65 @@ class ColourReader:
         interior = _erode(fill, _EDGE)
         if interior.sum() < 20:
             interior = _erode(fill, 1)
-        py, px = np.nonzero(interior)
-        if len(px) == 0:
+        if not interior.any():
             return None
-        step = max(1, len(px) // _MAX_POINTS)
-        pts = np.stack([(px[::step] + 0.5 - x0) / (x1 - x0), (py[::step] + 0.5 - y0) / (y1 - y0)], axis=1)
-        return pts
+        anchors = _erode((glyph[..., 3] >= 250) & ~_fill_mask(glyph, info.rgb)[0], _ANCHOR_EDGE)
 
-    def read(self, image: np.ndarray, cls: str, box: tuple[float, float, float, float]) -> str | None:
-        """The voted colour name of the object's fill in `image` (H, W, 3) uint8; None when unknown."""
-        pts = self.template(cls)
-        if pts is None:
+        def points(mask: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            py, px = np.nonzero(mask)
+            step = max(1, len(px) // most)
+            py, px = py[::step], px[::step]
+            return np.stack([(px + 0.5 - x0) / (x1 - x0), (py + 0.5 - y0) / (y1 - y0)], axis=1), py, px
+
+        anchor_pts, ay, ax = points(anchors, _MAX_POINTS // 2)
+        anchor_colours = self.name_map(np.ascontiguousarray(glyph[ay, ax, :3])[None])[0].astype(np.int64)
+        return Pictogram(points(interior, _MAX_POINTS)[0], anchor_pts, anchor_colours)
+
+    def read(self, image: np.ndarray, cls: str, box: tuple[float, float, float, float],
+             names: np.ndarray | None = None) -> str | None:
+        """The voted colour name of the object's fill in `image` (H, W, 3) uint8; None when unknown.
+
+        `names` is `name_map(image)` when the caller reads several objects of one image.
+        """
+        pic = self.pictogram(cls)
+        if pic is None:
             return None
-        h, w = image.shape[:2]
-        x = np.clip((box[0] + pts[:, 0] * (box[2] - box[0])).astype(int), 0, w - 1)
-        y = np.clip((box[1] + pts[:, 1] * (box[3] - box[1])).astype(int), 0, h - 1)
-        lab = srgb_to_lab(image[y, x].astype(np.float64))
-        names = np.linalg.norm(lab[:, None, :] - _SWATCH_LAB[None], axis=-1).argmin(axis=1)
-        return COLOUR_NAMES[int(np.bincount(names, minlength=len(COLOUR_NAMES)).argmax())]
+        names = self.name_map(image) if names is None else names
+        x0, y0, x1, y1 = box
+        cx, cy, bw, bh = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
+        cand = np.array([(cx + dx, cy + dy, bw * s, bh * s) for s in _SCALES for dy in _SHIFTS for dx in _SHIFTS])
+        k = len(COLOUR_NAMES)
+        own = _votes(names, cand[:1], pic.fill, k)[0]
+        if (own.max() >= _CLEAR_FILL * own.sum()
+                and _agreement(names, cand[:1], pic.anchors, pic.anchor_colours)[0] >= _CLEAR_ANCHORS):
+            return COLOUR_NAMES[int(own.argmax())]  # the detected box already sits on the pictogram
+        few = max(1, len(pic.fill) // _SEARCH_POINTS)
+        inside = _votes(names, cand, pic.fill[::few], k)
+        uniform = inside.max(axis=1) / np.maximum(1, inside.sum(axis=1))
+        score = uniform + _agreement(names, cand, pic.anchors, pic.anchor_colours)
+        best = int(score.argmax())  # first maximum: the detected box itself when it ties
+        return COLOUR_NAMES[int(_votes(names, cand[best : best + 1], pic.fill, k)[0].argmax())]
+
+
+def _sample(names: np.ndarray, boxes: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """(C, P) colour indices of the name map at `pts` (box fractions) laid into each (cx, cy, w, h) box."""
+    h, w = names.shape
+    xs = boxes[:, None, 0] + (pts[None, :, 0] - 0.5) * boxes[:, None, 2]
+    ys = boxes[:, None, 1] + (pts[None, :, 1] - 0.5) * boxes[:, None, 3]
+    return names[np.clip(ys.astype(int), 0, h - 1), np.clip(xs.astype(int), 0, w - 1)].astype(np.int64)
+
+
+def _votes(names: np.ndarray, boxes: np.ndarray, pts: np.ndarray, k: int) -> np.ndarray:
+    """(C, K) colour votes of `pts` laid into each box."""
+    flat = (_sample(names, boxes, pts) + k * np.arange(len(boxes))[:, None]).ravel()
+    return np.bincount(flat, minlength=k * len(boxes)).reshape(len(boxes), k)
+
+
+def _agreement(names: np.ndarray, boxes: np.ndarray, pts: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """(C,) share of anchor points whose colour in the image is the pictogram's own there."""
+    if len(pts) == 0:
+        return np.zeros(len(boxes))
+    return (_sample(names, boxes, pts) == expected[None, :]).mean(axis=1)
 
 
 def _erode(mask: np.ndarray, n: int) -> np.ndarray:

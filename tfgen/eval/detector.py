@@ -47,6 +47,9 @@ class DetectorConfig:
     widths: tuple[int, int, int, int] = (24, 48, 96, 128)
     score_threshold: float = 0.3
     max_detections: int = 16
+    # recolourable classes whose colour still comes from the head: the pixel reader misreads them on
+    # training renders (a fill too thin to sample at 128 px); chosen by accuracy.calibrate_colour_classes
+    head_colour_classes: tuple[str, ...] = ()
 
     @property
     def grid(self) -> int:
@@ -245,9 +248,13 @@ class Judge:
 
     def _read_colours(self, image: np.ndarray, dets: list[Detection]) -> None:
         """Recolourable objects (no accessory) get their colour read from the pixels (tfgen.eval.colour)."""
+        reader, head_only = self.colour_reader, self.cfg.head_colour_classes
+        assert reader is not None
+        names = None
         for d in dets:
-            if d.accessory == NO_ACCESSORY:
-                read = self.colour_reader.read(image, d.cls, d.box)  # type: ignore[union-attr]
+            if d.accessory == NO_ACCESSORY and d.cls not in head_only and reader.template(d.cls) is not None:
+                names = reader.name_map(image) if names is None else names
+                read = reader.read(image, d.cls, d.box, names)
                 if read is not None:
                     d.colour = read
 

@@ -5,6 +5,12 @@ object in its class heatmap (exactly 1 at the centre cell), and the box size, su
 colour and accessory on the 3x3 cells around the centre, so a peak found one cell off still reads
 the right attributes. Scenes come from the SceneSampler (held-out compositions excluded), a share
 of them with one or two story characters wearing a coloured hat or cap.
+
+Augmentations (each a share of images, off by default so earlier phases reproduce): blur, noise and
+JPEG (the softening a VAE round trip does); grey or channel-swapped images, whole-image hue turns and
+fills repainted in random RGB, whose colour targets are ignored (so classes are read from shapes, and
+a class drawn in a colour it never wore in training, as the held-out pairs are, is still found); and
+"hard" scenes, recoloured counting and colour scenes, where held-out renders fail most.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from PIL import Image, ImageFilter
 
 from tfgen.eval.detector import DetectorConfig, WorldDetector
 from tfgen.world.cast import ACCESSORIES, CHARACTER_SPECIES
-from tfgen.world.colours import COLOUR_NAMES
+from tfgen.world.colours import COLOUR_NAMES, SWATCHES, nearest_colour_name
 from tfgen.world.sampling import CATEGORY_WEIGHTS, SceneSampler, SamplingError
 from tfgen.world.backgrounds import SETTING_NAMES, VARIANTS_PER_SETTING
 from tfgen.world.scene import ObjectSpec, SceneSpec
@@ -30,6 +36,8 @@ from tfgen.world.sprites import Accessory
 
 IGNORE = -100
 _CHARACTER_CATEGORIES = ("single_object", "two_object", "position", "free", "colors")
+# Where the held-out renders fail most: crowded counts, and classes in colours they rarely wear.
+_HARD_CATEGORIES = ("counting", "counting", "colors", "color_attr", "free")
 
 
 @dataclass(frozen=True)
@@ -43,11 +51,16 @@ class DetectorTrainConfig:
     alone_share: float = 0.0  # of those, panels like the comics draw: the characters (and maybe a prop) alone
     recolour_share: float = 0.0  # extra recolouring of colourable objects, so colour is read, not guessed from class
     decolour_share: float = 0.0  # grey or channel-swapped images (colour targets ignored): classes by shape
+    hue_share: float = 0.0  # whole image hue-rotated by a random angle (colour targets ignored): classes by shape
+    hard_share: float = 0.0  # plain scenes replaced by recoloured counting / colour scenes (the held-out misses)
+    jpeg_share: float = 0.0  # JPEG-compressed images (block softening, like a lossy decoder)
+    fill_jitter_share: float = 0.0  # objects' fills repainted in random RGB (colour targets ignored): classes by shape
     blur_share: float = 0.3  # softened images, so VAE-decoded pictures still read
     noise_share: float = 0.3
     seed: int = 0
     size_weight: float = 5.0
     log_every: int = 100
+    ema_decay: float = 0.0  # > 0: the result (and checkpoints) are an exponential moving average of the weights
     bf16: bool = True  # autocast: about 1.7x faster than fp32 for this net on this CPU (measured)
 
 
@@ -59,6 +72,7 @@ class TrainingScenes:
     character_share: float = 0.3
     alone_share: float = 0.0
     recolour_share: float = 0.0
+    hard_share: float = 0.0
     image_size: int = 128
     sampler: SceneSampler = field(default_factory=SceneSampler)
     position: int = 0
@@ -75,6 +89,10 @@ class TrainingScenes:
                 elif rng.random() < self.character_share:
                     scene = self.sampler.scene(rng, self.image_size, rng.choice(_CHARACTER_CATEGORIES),
                                                extra=_characters(rng))
+                elif self.hard_share and rng.random() < self.hard_share:  # no draw when off: old streams stay
+                    scene = self._recoloured(rng, rng.choice(_HARD_CATEGORIES))
+                    if scene is None:
+                        continue
                 elif rng.random() < self.recolour_share:
                     scene = self._recoloured(rng)
                     if scene is None:
@@ -86,10 +104,43 @@ class TrainingScenes:
                 continue
         raise SamplingError("no trainable scene in 20 tries")
 
-    def _recoloured(self, rng: random.Random):
-        """A scene of a random category whose colourable objects all wear random colours (None if held out)."""
+    def repaint_fills(self, image: np.ndarray, annotations: list[dict[str, Any]], rng: random.Random) -> np.ndarray:
+        """The image with each colourable object's fill (and its shading) in a random RGB colour.
+
+        Fill pixels are found in the object's box as the fill colour scaled by a brightness k, so the
+        shading survives. A new colour is never one whose nearest name makes a held-out class/colour pair.
+        """
+        out = image.astype(np.float32)
+        for a in annotations:
+            if a["class"] not in self.sampler.colourable or "accessory" in a:
+                continue
+            x0, y0, x1, y1 = (int(round(v)) for v in a["box"])
+            region = out[max(0, y0) : y1, max(0, x0) : x1]
+            if region.size == 0:
+                continue
+            natural = self.sampler.composer.kit.fill(self.sampler.composer.things[a["class"]].glyph).rgb
+            for _ in range(10):
+                grey = rng.random() < 0.25  # whites, greys and blacks too, which random RGB rarely gives
+                new = np.array([rng.randrange(256)] * 3 if grey else [rng.randrange(256) for _ in range(3)], np.float32)
+                if (a["class"], nearest_colour_name(tuple(int(v) for v in new))) not in self.sampler.heldout.colours:
+                    break
+            else:
+                continue
+            for base in {tuple(SWATCHES[a["colour"]]), tuple(natural)}:
+                c = np.array(base, np.float32)
+                if c.max() - c.min() < 0.15 * max(float(c.max()), 1.0):
+                    continue  # a neutral fill matches every grey in the box (outline, floor): left alone
+                k = region @ c / max(float(c @ c), 1.0)  # (h, w) brightness relative to the fill
+                near = np.linalg.norm(region - k[..., None] * c, axis=-1) < 20.0
+                mask = near & (k >= 0.35) & (k <= 1.1)
+                region[mask] = np.clip(k[mask][:, None] * new, 0, 255)
+        return out.round().astype(np.uint8)
+
+    def _recoloured(self, rng: random.Random, category: str | None = None):
+        """A scene of `category` (random if None) whose colourable objects wear random colours (None if held out)."""
         cats = list(CATEGORY_WEIGHTS)
-        spec = self.sampler.spec(rng, rng.choices(cats, weights=[CATEGORY_WEIGHTS[c] for c in cats])[0])
+        category = category or rng.choices(cats, weights=[CATEGORY_WEIGHTS[c] for c in cats])[0]
+        spec = self.sampler.spec(rng, category)
         objects = tuple(replace(o, colour=rng.choice(COLOUR_NAMES)) if o.thing in self.sampler.colourable else o
                         for o in spec.objects)
         return self.sampler.compose_allowed(replace(spec, objects=objects), self.image_size, rng)
@@ -111,7 +162,9 @@ def _characters(rng: random.Random) -> tuple[ObjectSpec, ...]:
 
 
 def soften(image: np.ndarray, rng: random.Random, cfg: DetectorTrainConfig) -> np.ndarray:
-    """Random blur and noise (the kind of damage a VAE round trip does)."""
+    """Random JPEG, blur and noise (the kind of damage a VAE round trip does)."""
+    if cfg.jpeg_share and rng.random() < cfg.jpeg_share:  # no draw when off: old streams stay
+        image = jpeg(image, rng.randint(25, 75))
     if rng.random() < cfg.blur_share:
         pil = Image.fromarray(image).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
         image = np.asarray(pil)
@@ -120,6 +173,25 @@ def soften(image: np.ndarray, rng: random.Random, cfg: DetectorTrainConfig) -> n
         noise = gen.normal(0.0, rng.uniform(1.0, 8.0), image.shape)
         image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     return image
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """The image after a JPEG encode/decode at `quality` (in memory)."""
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def rotate_hue(image: np.ndarray, angle: float) -> np.ndarray:
+    """The image with its hue turned by `angle` radians (a rotation of the YIQ chroma plane; luma kept)."""
+    to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
+    c, s = math.cos(angle), math.sin(angle)
+    turn = np.array([[1, 0, 0], [0, c, -s], [0, s, c]], np.float32)
+    m = np.linalg.inv(to_yiq) @ turn @ to_yiq  # RGB -> RGB, so one matrix product per pixel
+    out = image.astype(np.float32) @ m.T.astype(np.float32)
+    return np.clip(out.round(), 0, 255).astype(np.uint8)
 
 
 def decolour(image: np.ndarray, rng: random.Random) -> np.ndarray:
@@ -218,9 +290,16 @@ def make_batch(scenes: TrainingScenes, n: int, rng: random.Random, cfg: Detector
     images, anns, known = [], [], []
     for _ in range(n):
         img, a = scenes.next()
+        repainted = bool(cfg.fill_jitter_share) and rng.random() < cfg.fill_jitter_share  # no draw when off
+        if repainted:
+            img = scenes.repaint_fills(img, a, rng)
         img = soften(img, rng, cfg)
         known.append(rng.random() >= cfg.decolour_share)
-        images.append(img if known[-1] else decolour(img, rng))
+        img = img if known[-1] else decolour(img, rng)
+        known[-1] = known[-1] and not repainted
+        if known[-1] and cfg.hue_share and rng.random() < cfg.hue_share:  # no draw when off: old streams stay
+            img, known[-1] = rotate_hue(img, rng.uniform(0.5, 2 * math.pi - 0.5)), False
+        images.append(img)
         anns.append(a)
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255.0)
     return x, build_targets(anns, dcfg, known)
@@ -243,8 +322,10 @@ def train_detector(cfg: DetectorTrainConfig, dcfg: DetectorConfig | None = None,
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup)
                                               * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
-    scenes = TrainingScenes(cfg.seed, cfg.character_share, cfg.alone_share, cfg.recolour_share, position=start_position)
+    scenes = TrainingScenes(cfg.seed, cfg.character_share, cfg.alone_share, cfg.recolour_share, cfg.hard_share,
+                            position=start_position)
     rng = random.Random(f"tfgen-detector-aug:{cfg.seed}")
+    ema = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     t0, running = time.perf_counter(), {}
     for step in range(1, min(cfg.steps, stop_after or cfg.steps) + 1):
         model.train()
@@ -257,11 +338,34 @@ def train_detector(cfg: DetectorTrainConfig, dcfg: DetectorConfig | None = None,
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
         sched.step()
+        if ema is not None:
+            ema.update(model)
         for k, v in parts.items():
             running[k] = running.get(k, 0.0) + float(v.detach())
         if on_log and step % cfg.log_every == 0:
             on_log(step, {k: v / cfg.log_every for k, v in running.items()} | {"s": time.perf_counter() - t0})
             running = {}
         if on_checkpoint and step % checkpoint_every == 0:
-            on_checkpoint(step, model)
-    return model.eval()
+            on_checkpoint(step, ema.model if ema is not None else model)
+    return (ema.model if ema is not None else model).eval()
+
+
+class WeightAverage:
+    """An exponential moving average of a model's parameters and BatchNorm statistics (a separate copy)."""
+
+    def __init__(self, model: WorldDetector, decay: float):
+        import copy
+
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: WorldDetector) -> None:
+        mine = self.model.state_dict()
+        for name, value in model.state_dict().items():
+            if value.dtype.is_floating_point:
+                mine[name].lerp_(value, 1.0 - self.decay)
+            else:  # BatchNorm's batch counter
+                mine[name].copy_(value)

@@ -148,10 +148,22 @@ def render_entry(entry: dict[str, Any], seed: int, index: int = 0, negative: boo
         spec = SceneSpec(objects, rng.choice(SETTING_NAMES), rng.randrange(VARIANTS_PER_SETTING), relation,
                          scale=1.0 - 0.01 * attempt)
         try:
-            return composer.compose(spec, size, rng)
+            scene = composer.compose(spec, size, rng)
         except CompositionError:
             continue
+        if relation is None or _shows_relation(scene, relation):
+            return scene
     raise TfgenError("could not compose a render of this entry", where=entry["prompt"])
+
+
+def _shows_relation(scene: Scene, relation: tuple) -> bool:
+    """Whether GenEval's rule sees the relation between the drawn boxes (the composer's placement
+    can differ from it near a diagonal, and a judge cannot be asked to see what is not drawn)."""
+    from tfgen.eval.scoring import relative_position
+
+    a, rel, b = relation
+    boxes = {ann["group"]: ann["box"] for ann in scene.annotations}
+    return rel in relative_position(boxes[a], boxes[b])
 
 
 def render_images(entries: list[dict[str, Any]], n_per_prompt: int, seed: int, negative: bool = False,
