@@ -47,3 +47,17 @@ def test_the_readme_command_makes_a_comic_on_the_default_model(tmp_path):
     reader = PdfReader(str(out))
     assert len(reader.pages) >= 1
     assert "OpenMoji" in str(reader.metadata.get("/Rights", ""))
+
+
+def test_info_says_a_staged_model_was_fine_tuned():
+    """The default model is three stages; `tfgen info` must not present the last stage's steps as all of it."""
+    from typer.testing import CliRunner
+
+    from tfgen.cli import app
+
+    result = CliRunner().invoke(app, ["info", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["fine_tuned"] is True and summary["training_steps"] > 0
+    text = CliRunner().invoke(app, ["info"], env={"NO_COLOR": "1", "COLUMNS": "300"}).output
+    assert "steps of fine-tuning" in text

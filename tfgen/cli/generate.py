@@ -165,6 +165,8 @@ def info(
         "trained_on": (config["training"].get("data_description") or config["training"].get("data"))
         if isinstance(config.get("training"), dict) else None,
         "training_steps": config.get("training", {}).get("steps_done") if isinstance(config.get("training"), dict) else None,
+        # A fine-tune's steps are only its own: say so, or a staged model looks barely trained.
+        "fine_tuned": bool(isinstance(config.get("training"), dict) and config["training"].get("init_from")),
         "image_size": ckpt.vae.image_size,
         "things": sorted(known_things(config) or []),
         "defaults": config.get("sampler", {}),
@@ -181,7 +183,8 @@ def info(
         f"model:        {summary['model']}",
         f"architecture: {arch['n_layers']} layers, width {arch['d_model']}, {arch['n_heads']} heads, "
         f"{arch['patch_encoder']} patches, {arch['objective']} objective, cross-image {arch['cross_image']}",
-        f"trained on:   {summary['trained_on'] or 'not recorded'} ({summary['training_steps']} steps)",
+        f"trained on:   {summary['trained_on'] or 'not recorded'} ({summary['training_steps']} steps"
+        + (" of fine-tuning: earlier stages in its model card)" if summary["fine_tuned"] else ")"),
         f"images:       {summary['image_size']} px",
         f"things:       {', '.join(summary['things']) or 'not recorded (prompt words are checked against the tokenizer)'}",
         f"defaults:     " + (", ".join(f"{k} {v}" for k, v in summary["defaults"].items()) or "none recorded"),
