@@ -310,3 +310,23 @@ def test_block_rotations_match_rope_angles_and_are_memoised():
     rot = cache.block_rotations(4, plain.cfg.head_dim, plain.cfg.rope_theta)
     assert torch.equal(rot, rope_angles(torch.arange(7, 11), plain.cfg.head_dim, plain.cfg.rope_theta))
     assert cache.block_rotations(4, plain.cfg.head_dim, plain.cfg.rope_theta) is rot
+
+
+def test_unet_up_path_in_channels_last_changes_no_value():
+    """With channels_last skips (a prepared model) the U-Net up path switches to channels_last to
+    skip format copies; fed NCHW skips it stays NCHW. Both give exactly the same prediction."""
+    from tfgen.model.patches import _is_channels_last
+
+    _, prepared = _unet_pair()
+    gen = torch.Generator().manual_seed(1)
+    cfg = prepared.cfg
+    latents = torch.randn((2, cfg.latent_channels, cfg.latent_size, cfg.latent_size), generator=gen)
+    with torch.inference_mode():
+        emb, skips, temb = prepared.embed_images(latents, torch.tensor([300.0, 700.0]))
+        hidden = emb + torch.randn(emb.shape, generator=gen)
+        nchw_skips = [s.contiguous() for s in skips]
+        assert _is_channels_last(skips[-1]) and not _is_channels_last(nchw_skips[-1])
+        fast = prepared.decode_images(hidden, skips, temb)
+        plain = prepared.decode_images(hidden, nchw_skips, temb)
+    assert fast.shape == latents.shape
+    assert torch.equal(fast, plain)

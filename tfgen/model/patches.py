@@ -65,7 +65,9 @@ class ChannelLayerNorm(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """x + conv(silu(norm(conv(silu(norm(x))) + time))) with the time projected per channel."""
+    """x + conv(silu(norm(conv(silu(norm(x))) + time))) with the time projected per channel.
+
+    Takes silu(temb), computed once by the U-Net half for all its blocks."""
 
     def __init__(self, channels: int, d_time: int):
         super().__init__()
@@ -74,8 +76,8 @@ class ResBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
         self.time = nn.Linear(d_time, channels)
 
-    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x))) + self.time(F.silu(temb))[:, :, None, None]
+    def forward(self, x: torch.Tensor, temb_act: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x))) + self.time(temb_act)[:, :, None, None]
         return x + self.conv2(F.silu(self.norm2(h)))
 
 
@@ -123,9 +125,10 @@ class UNetDown(nn.Module):
 
     def forward(self, latents: torch.Tensor, temb: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         x = self.conv_in(latents)
+        temb_act = F.silu(temb)
         skips = []
         for i, res in enumerate(self.res):
-            x = res(x, temb)
+            x = res(x, temb_act)
             skips.append(x)
             if i < len(self.down):
                 x = self.down[i](x)
@@ -151,11 +154,22 @@ class UNetUp(nn.Module):
         N, P, D = hidden.shape
         g = self.cfg.patches_per_side
         x = self.from_model(hidden.transpose(1, 2).reshape(N, D, g, g))
+        # A 1x1 conv's weight is both contiguous and channels_last, so torch runs it (and returns)
+        # NCHW. When the down path ran channels_last (tfgen.sampling.memory_layout), continue in that
+        # format: the skip additions, channel norms, up-sampling and 3x3 convs then run on views
+        # instead of copying between formats (same values either way).
+        if _is_channels_last(skips[-1]):
+            x = x.contiguous(memory_format=torch.channels_last)
+        temb_act = F.silu(temb)
         for i, (res, skip) in enumerate(zip(self.res, reversed(skips))):
-            x = res(x + skip, temb)
+            x = res(x + skip, temb_act)
             if i < len(self.up):
                 x = self.up[i](F.interpolate(x, scale_factor=2.0, mode="nearest"))
         return self.conv_out(F.silu(self.norm_out(x)))
+
+
+def _is_channels_last(x: torch.Tensor) -> bool:
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 def build_patch_codec(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
