@@ -82,7 +82,7 @@ def make_trainer(cfg: ModelConfig, batch: PackedBatch, dtype: str, steps: int) -
 
 def time_steps(trainer: Trainer, warmup: int, steps: int) -> float:
     """Seconds per step after `warmup` untimed steps (CPU ops are synchronous; one sync at the end)."""
-    batch = trainer.source.batch
+    batch = trainer.prepare_batch(trainer.source.batch)  # what fit() does to each batch, outside the step
     for _ in range(warmup):
         trainer.train_step(batch)
     start = time.perf_counter()
@@ -111,6 +111,7 @@ def host_time_per_step(cfg: ModelConfig, rows: int, steps: int) -> dict:
 
     batch, _ = sample_batch(cfg, rows)
     trainer = make_trainer(cfg, batch, "fp32", steps + 2)
+    batch = trainer.prepare_batch(batch)
     for _ in range(2):
         trainer.train_step(batch)
     walls, hosts, filtered, op_counts = [], [], [], []
@@ -149,6 +150,7 @@ def step_flops(cfg: ModelConfig, rows: int, dtype: str) -> float:
 
     batch, _ = sample_batch(cfg, rows)
     trainer = make_trainer(cfg, batch, dtype, 3)
+    batch = trainer.prepare_batch(batch)
     counter = FlopCounterMode(display=False)
     with counter:
         with trainer._autocast():

@@ -3,9 +3,10 @@
 Fixed seed, storyworld renders made on the fly, one CPU thread. Writes a checkpoint every 250
 steps, then measures held-out accuracy per task on renders of the held-out prompts and the GenEval
 scores of ground-truth renders and hard negatives, and records them in the detector's JSON config.
-`--calibrate` first picks the score threshold on fresh training-distribution renders (never on the
-held-out ones). The shipped detector (tfgen/assets/detector/) is six phases, each continuing the
-last (`--init`), its data past every earlier phase's schedule:
+`--calibrate` first picks the score threshold, then the suppression IoUs, then the head-colour classes
+on fresh training-distribution renders (never on the held-out ones). The shipped detector
+(tfgen/assets/detector/) is eight phases, each continuing the last (`--init`), its data past every
+earlier phase's schedule:
 
     python scripts/train_detector.py --steps 1500 --stop-after 1000 --out /tmp/d1
     python scripts/train_detector.py --init /tmp/d1 --steps 900 --lr 2e-3 --character-share 0.5 \
@@ -21,8 +22,20 @@ last (`--init`), its data past every earlier phase's schedule:
         --character-share 0.4 --alone-share 0.5 --recolour-share 0.7 --decolour-share 0.1 --hue-share 0.1 \
         --hard-share 0.5 --jpeg-share 0.2 --fill-jitter-share 0.25 --out /tmp/d6
     python scripts/train_detector.py --init /tmp/d6 --finish-only --calibrate --out tfgen/assets/detector
+    cp -r tfgen/assets/detector /tmp/d6c  # the detector shipped before phase 7
+    python scripts/train_detector.py --init /tmp/d6c --steps 1200 --lr 5e-4 --warmup 50 --ema-decay 0.998 \
+        --character-share 0.4 --alone-share 0.5 --recolour-share 0.7 --decolour-share 0.1 --hue-share 0.1 \
+        --hard-share 0.5 --jpeg-share 0.2 --fill-jitter-share 0.25 --resample-share 0.25 --crowd-share 0.3 \
+        --edge-weight 10 --checkpoint-every 200 --out /tmp/d7
+    python scripts/train_detector.py --init /tmp/d7 --steps 700 --lr 3e-4 --warmup 30 --ema-decay 0.998 \
+        --character-share 0.4 --alone-share 0.5 --recolour-share 0.7 --decolour-share 0.1 --hue-share 0.1 \
+        --hard-share 0.5 --jpeg-share 0.2 --fill-jitter-share 0.25 --resample-share 0.25 --crowd-share 0.3 \
+        --edge-weight 20 --checkpoint-every 100 --calibrate --out /tmp/d8
 
-(Phase 4 was saved straight into tfgen/assets/detector at the time; phase 5 continued from there.)
+(/tmp/d8 was then copied into tfgen/assets/detector with its info note and training seconds updated.)
+
+Phase 4 was saved straight into tfgen/assets/detector at the time; phase 5 continued from there.
+Each phase's flags are recorded in detector.json's info.phases.
 """
 
 from __future__ import annotations
@@ -60,11 +73,16 @@ def main() -> None:
     ap.add_argument("--hard-share", type=float, default=0.0)
     ap.add_argument("--jpeg-share", type=float, default=0.0)
     ap.add_argument("--fill-jitter-share", type=float, default=0.0)
+    ap.add_argument("--resample-share", type=float, default=0.0)
+    ap.add_argument("--crowd-share", type=float, default=0.0)
+    ap.add_argument("--edge-weight", type=float, default=0.0)
+    ap.add_argument("--checkpoint-every", type=int, default=250)
     ap.add_argument("--ema-decay", type=float, default=0.0, help="> 0: keep and save an average of the weights")
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--eval-per-category", type=int, default=0, help="held-out prompts per category to measure (0: all)")
     ap.add_argument("--calibrate", action="store_true",
-                    help="choose the score threshold on fresh training-distribution renders (never the held-out ones)")
+                    help="choose the score threshold, suppression IoUs and head-colour classes on fresh "
+                         "training-distribution renders (never the held-out ones)")
     ap.add_argument("--finish-only", action="store_true",
                     help="no training: take --init as it is, (re)calibrate and measure it, save to --out")
     args = ap.parse_args()
@@ -75,7 +93,9 @@ def main() -> None:
                               character_share=args.character_share, alone_share=args.alone_share,
                               recolour_share=args.recolour_share, decolour_share=args.decolour_share,
                               hue_share=args.hue_share, hard_share=args.hard_share, jpeg_share=args.jpeg_share,
-                              ema_decay=args.ema_decay, warmup=args.warmup, fill_jitter_share=args.fill_jitter_share)
+                              ema_decay=args.ema_decay, warmup=args.warmup, fill_jitter_share=args.fill_jitter_share,
+                              resample_share=args.resample_share, crowd_share=args.crowd_share,
+                              edge_weight=args.edge_weight)
     t0 = time.perf_counter()
     info = {"train": asdict(cfg), "data": "storyworld SceneSampler renders (held-out compositions excluded)"}
     init, start, phases = None, 0, []
@@ -97,7 +117,8 @@ def main() -> None:
     if args.finish_only:
         model, info = init, dict(prior)
     else:
-        model = train_detector(cfg, DetectorConfig(), on_log=log, on_checkpoint=checkpoint, checkpoint_every=250,
+        model = train_detector(cfg, DetectorConfig(), on_log=log, on_checkpoint=checkpoint,
+                               checkpoint_every=args.checkpoint_every,
                                init=init, start_position=start, stop_after=args.stop_after)
         info["train_seconds"] = round(time.perf_counter() - t0, 1)
         info["steps_done"] = done
@@ -108,17 +129,22 @@ def finish(model, info: dict, args: argparse.Namespace) -> None:
     """Calibrate the threshold (optional), measure on the held-out renders, save, print."""
     from dataclasses import replace
 
-    from tfgen.eval.accuracy import calibrate_colour_classes, calibrate_threshold, detector_accuracy
+    from tfgen.eval.accuracy import (calibrate_colour_classes, calibrate_suppression, calibrate_threshold,
+                                     detector_accuracy)
 
     if args.calibrate:
         model.cfg = replace(model.cfg, head_colour_classes=())  # judge the reader on every recolourable class
         cal = calibrate_threshold(Judge(model))
         model.cfg = replace(model.cfg, score_threshold=cal["threshold"])
         info["threshold_calibration"] = cal
+        sup = calibrate_suppression(Judge(model))
+        model.cfg = replace(model.cfg, suppress_iou=sup["suppress_iou"],
+                            suppress_iou_same_class=sup["suppress_iou_same_class"])
+        info["suppression_calibration"] = sup
         colour_cal = calibrate_colour_classes(Judge(model))
         model.cfg = replace(model.cfg, head_colour_classes=tuple(colour_cal["classes"]))
         info["colour_calibration"] = colour_cal
-        print("calibrated on training renders:", json.dumps(cal), json.dumps(colour_cal))
+        print("calibrated on training renders:", json.dumps(cal), json.dumps(sup), json.dumps(colour_cal))
     judge = Judge(model)
     acc = detector_accuracy(judge, per_category=args.eval_per_category or None)
     info["heldout_accuracy"] = acc

@@ -21,15 +21,15 @@ from tfgen.world.scene import Composer  # noqa: E402
 
 PER_CATEGORY = 20
 SEED = 11
-# The shipped detector (its detector.json: presence 0.974, count 0.982, colour 0.975, accessory 1.0 on
-# all 653 held-out renders) meets the issue's 0.97 on those tasks. Still below: relative position as
-# GenEval's full relation set (0.963; 0.977 on the relations 2 px of box error cannot flip), and the
-# ground-truth scores of this subset (position 0.94: 6 of its 100 position renders, seed 11, do not
-# show the asked relation by GenEval's rule even in their true boxes, a render issue, not the judge's;
-# colours: held-out class/colour pairs the detector misses), and the hard negatives of this subset
-# (counting 2 of 17: a crowd of n + 1 where one is hidden reads as n; on all 80 counting prompts the
-# rate is 0.05 at seed 11 and 0.0375 at seed 2024, see detector.json). Those tests are strict xfails:
-# once they pass, CI fails and the marker must come off. The guards hold today's level.
+# The shipped detector (its detector.json, all 653 held-out renders: presence 0.982, count 0.991,
+# colour 0.987, relative position 0.977 as GenEval's full relation set, accessory 1.0) meets the
+# issue's 0.97 on every task. Still below: the ground-truth scores of this subset (counting 16 of 17:
+# "four knives" reads 3, two knives nearly on one grid cell; colours 18 of 20: "yellow bear" and
+# "black carrot", held-out class/colour pairs whose shape the detector does not find in that colour);
+# the hard negatives of this subset (counting 2 of 17: a crowd of n + 1 where one is hidden reads as n;
+# 0.0375 on all 80 counting prompts at seed 2024, see detector.json); and the VAE round trip (colour
+# attribution 0.73, counting 0.88). Those tests are strict xfails: once they pass, CI fails and the
+# marker must come off. The guards hold today's level.
 BELOW_SPEC = pytest.mark.xfail(reason="below the issue's marks (see the comment above)", strict=True)
 
 
@@ -61,7 +61,7 @@ def negatives(judge, entries, composer):
 
 def test_guard_ground_truth_and_hard_negatives_stay_apart(positives, negatives):
     pos, neg = positives.scores, negatives.scores
-    assert pos["overall"] >= 0.93 and min(pos["categories"].values()) >= 0.85, pos
+    assert pos["overall"] >= 0.96 and min(pos["categories"].values()) >= 0.89, pos
     assert neg["overall"] <= 0.03 and max(neg["categories"].values()) <= 0.12, neg
 
 
@@ -96,12 +96,15 @@ def test_consistency_sees_the_character_and_rejects_the_wrong_hat_colour(judge, 
     assert res.score <= 1 / 3 + 0.05
 
 
+GUARD_ACCURACY = {"presence": 0.98, "count": 0.99, "colour": 0.985, "position": 0.975, "accessory": 1.0}
+
+
 def test_guard_shipped_detector_records_its_accuracy(judge):
     acc = judge.info["heldout_accuracy"]
-    assert acc["images"] == 653 and all(acc[t] >= 0.95 for t in TASKS), acc
+    assert acc["images"] == 653 and all(acc[t] >= GUARD_ACCURACY[t] for t in TASKS), acc
 
 
-@pytest.mark.parametrize("task", [pytest.param(t, marks=BELOW_SPEC) if t == "position" else t for t in TASKS])
+@pytest.mark.parametrize("task", TASKS)
 def test_shipped_detector_records_accuracy_at_least_097_per_task(judge, task):
     acc = judge.info.get("heldout_accuracy")
     assert acc, "the shipped detector has no recorded held-out accuracy"
@@ -126,6 +129,21 @@ def test_threshold_calibration_uses_training_renders_and_picks_the_best_of_its_t
     assert judge.info["threshold_calibration"]["threshold"] == judge.cfg.score_threshold
 
 
+def test_suppression_calibration_uses_training_renders_and_picks_the_best_of_its_table(judge):
+    from tfgen.eval.accuracy import calibrate_suppression
+
+    cal = calibrate_suppression(judge, n_images=40, candidates=(0.3, 0.7, 1.01))
+    table = cal["table"]
+    assert set(table) == {f"{a} {b}" for a in ("0.3", "0.7", "1.01") for b in ("0.3", "0.7", "1.01")}
+    assert cal["images"] >= 35
+    score = {k: r["presence"] + r["count"] for k, r in table.items()}
+    assert score[f"{cal['suppress_iou']} {cal['suppress_iou_same_class']}"] == pytest.approx(max(score.values()))
+    assert score["1.01 1.01"] < max(score.values())  # keeping every overlapping guess costs presence
+    recorded = judge.info.get("suppression_calibration", {})  # the shipped pair is the calibrated one
+    assert (judge.cfg.suppress_iou, judge.cfg.suppress_iou_same_class) == (
+        recorded.get("suppress_iou", 0.7), recorded.get("suppress_iou_same_class", 0.7))
+
+
 def test_detector_accuracy_on_a_fresh_subset(judge):
     acc = detector_accuracy(judge, per_category=6, seed=77)
     assert all(acc[t] >= 0.92 for t in TASKS), acc
@@ -141,8 +159,9 @@ def _trained_vae_dir() -> Path | None:
     return None
 
 
-@BELOW_SPEC
-def test_scores_survive_a_vae_round_trip(judge, entries, composer):
+@pytest.fixture(scope="module")
+def round_trips(judge, entries, composer):
+    """GenEval scores of the subset's ground-truth renders after a VAE encode/decode."""
     from tfgen.eval.vae import load_vae, round_trip
 
     where = _trained_vae_dir()
@@ -153,6 +172,15 @@ def test_scores_survive_a_vae_round_trip(judge, entries, composer):
         pytest.skip(f"the VAE at {where} works at {bundle.image_size} px, not 128")
     images = render_images(entries, 1, SEED, composer=composer)
     trips = round_trip(bundle, [per[0] for per in images])
-    res = score_images(judge, entries, [[t] for t in trips])
-    low = {c: v for c, v in res.scores["categories"].items() if v < 0.90}
+    return score_images(judge, entries, [[t] for t in trips])
+
+
+def test_guard_scores_after_a_vae_round_trip(round_trips):
+    cats = round_trips.scores["categories"]
+    assert min(cats.values()) >= 0.7 and round_trips.scores["overall"] >= 0.9, cats
+
+
+@BELOW_SPEC
+def test_scores_survive_a_vae_round_trip(round_trips):
+    low = {c: v for c, v in round_trips.scores["categories"].items() if v < 0.90}
     assert not low, low

@@ -11,7 +11,8 @@ Tasks, each a share in [0, 1]:
 A drawn object is matched to the nearest unused detection of its class whose centre lies inside
 its true box.
 
-`calibrate_threshold` picks the detector's score threshold, and `calibrate_colour_classes` the classes
+`calibrate_threshold` picks the detector's score threshold, `calibrate_suppression` the box overlap above
+which one of two detections is dropped, and `calibrate_colour_classes` the classes
 whose colour the head reads better than the pixels, on fresh training-distribution renders (the
 SceneSampler's, held-out compositions excluded), never on the held-out renders they are judged on.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfgen.eval.detector import Detection, Judge, box_iou
+from tfgen.eval.detector import Detection, Judge, box_iou, suppress
 from tfgen.eval.prompts import GENEVAL_CATEGORIES, COMIC_CATEGORY, prompt_set, render_entry
 from tfgen.eval.scoring import relative_position
 from tfgen.world.scene import RELATIONS, Composer
@@ -116,18 +117,7 @@ def calibrate_threshold(judge: Judge, n_images: int = 800, seed: int = 0,
     Renders come from the storyworld's SceneSampler (held-out compositions excluded) with their own
     seed, counting scenes drawn twice as often (counting is where thresholds matter most).
     """
-    import random
-
-    from tfgen.world.sampling import SamplingError, SceneSampler
-
-    sampler = SceneSampler()
-    scenes = []
-    for i in range(n_images):
-        try:
-            scenes.append(sampler.scene(random.Random(f"tfgen-detector-calibration:{seed}:{i}"), judge.cfg.image_size,
-                                        CALIBRATION_CATEGORIES[i % len(CALIBRATION_CATEGORIES)]))
-        except SamplingError:
-            continue
+    scenes = _training_renders(judge, n_images, seed, "tfgen-detector-calibration")
     dets = judge.detect([s.image for s in scenes], threshold=min(candidates))
     table: dict[float, dict[str, float]] = {}
     for t in candidates:
@@ -138,6 +128,47 @@ def calibrate_threshold(judge: Judge, n_images: int = 800, seed: int = 0,
         table[t] = {k: round(sum(totals[k]) / len(totals[k]), 4) for k in ("presence", "count") if totals.get(k)}
     best = max(candidates, key=lambda t: (table[t]["presence"] + table[t]["count"], -abs(t - 0.3)))
     return {"threshold": best, "images": len(scenes), "seed": seed, "table": {str(t): v for t, v in table.items()}}
+
+
+def calibrate_suppression(judge: Judge, n_images: int = 800, seed: int = 1,
+                          candidates: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01),
+                          ) -> dict[str, Any]:
+    """The suppression IoUs (other classes, same class) that maximise the mean of presence and count on
+    training-distribution renders, each from `candidates`.
+
+    Same kind of renders as calibrate_threshold (its own seed), at the judge's score threshold. Across
+    classes, overlap means two guesses for one object; within a class it may also be a crowd (two forks
+    side by side), which a too-low IoU merges. Ties go to the pair nearest (0.7, 0.7), the old default.
+    """
+    scenes = _training_renders(judge, n_images, seed, "tfgen-detector-suppression")
+    dets = judge.detect([s.image for s in scenes], suppress_iou=(2.0, 2.0))  # once, nothing suppressed
+    table: dict[tuple[float, float], dict[str, float]] = {}
+    for pair in ((a, b) for a in candidates for b in candidates):
+        totals: dict[str, list] = {}
+        for scene, d in zip(scenes, dets):
+            for task, items in task_outcomes(scene.annotations, suppress(d, *pair)[: judge.cfg.max_detections]).items():
+                totals.setdefault(task, []).extend(items)
+        table[pair] = {k: round(sum(totals[k]) / len(totals[k]), 4) for k in ("presence", "count") if totals.get(k)}
+    best = max(table, key=lambda p: (table[p]["presence"] + table[p]["count"], -abs(p[0] - 0.7) - abs(p[1] - 0.7)))
+    return {"suppress_iou": best[0], "suppress_iou_same_class": best[1], "images": len(scenes), "seed": seed,
+            "table": {f"{a} {b}": v for (a, b), v in table.items()}}
+
+
+def _training_renders(judge: Judge, n_images: int, seed: int, stream: str) -> list:
+    """SceneSampler renders (held-out compositions excluded) cycling CALIBRATION_CATEGORIES."""
+    import random
+
+    from tfgen.world.sampling import SamplingError, SceneSampler
+
+    sampler = SceneSampler()
+    scenes = []
+    for i in range(n_images):
+        try:
+            scenes.append(sampler.scene(random.Random(f"{stream}:{seed}:{i}"), judge.cfg.image_size,
+                                        CALIBRATION_CATEGORIES[i % len(CALIBRATION_CATEGORIES)]))
+        except SamplingError:
+            continue
+    return scenes
 
 
 def calibrate_colour_classes(judge: Judge, n_images: int = 1500, seed: int = 0, min_objects: int = 20,

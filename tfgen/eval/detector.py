@@ -47,6 +47,11 @@ class DetectorConfig:
     widths: tuple[int, int, int, int] = (24, 48, 96, 128)
     score_threshold: float = 0.3
     max_detections: int = 16
+    # of two detections whose boxes overlap by this IoU or more, the surer stays: two classes guessed
+    # for one object (suppress_iou), or one object found twice (suppress_iou_same_class, higher where
+    # crowds of one class overlap); chosen on training renders by accuracy.calibrate_suppression
+    suppress_iou: float = 0.7
+    suppress_iou_same_class: float = 0.7
     # recolourable classes whose colour still comes from the head: the pixel reader misreads them on
     # training renders (a fill too thin to sample at 128 px); chosen by accuracy.calibrate_colour_classes
     head_colour_classes: tuple[str, ...] = ()
@@ -169,9 +174,14 @@ def to_batch(images: Sequence[Any], size: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def decode(maps: dict[str, torch.Tensor], cfg: DetectorConfig, threshold: float | None = None) -> list[list[Detection]]:
-    """Peaks of the class heatmaps (3x3 local maxima above threshold) -> detections per image."""
+def decode(maps: dict[str, torch.Tensor], cfg: DetectorConfig, threshold: float | None = None,
+           suppress_iou: tuple[float, float] | None = None) -> list[list[Detection]]:
+    """Peaks of the class heatmaps (3x3 local maxima above threshold) -> detections per image.
+
+    `suppress_iou` (other classes, same class) overrides the config's pair.
+    """
     threshold = cfg.score_threshold if threshold is None else threshold
+    ious = (cfg.suppress_iou, cfg.suppress_iou_same_class) if suppress_iou is None else suppress_iou
     heat = torch.sigmoid(maps["heat"].float())
     b, n, g, _ = heat.shape
     peaks = (heat * (F.max_pool2d(heat, 3, 1, 1) == heat)).flatten(1)  # (B, N*G*G)
@@ -197,7 +207,7 @@ def decode(maps: dict[str, torch.Tensor], cfg: DetectorConfig, threshold: float 
             dets.append(Detection(cfg.classes[int(cls_i[i, k])], float(scores[i, k]), tuple(boxes[i, k].tolist()),
                                   cfg.colours[int(np.argmax(probs))], dict(zip(cfg.colours, probs)),
                                   cfg.accessories[int(kind[i, k])], cfg.colours[int(acc_colour[i, k])]))
-        out.append(_suppress(dets)[: cfg.max_detections])
+        out.append(suppress(dets, *ious)[: cfg.max_detections])
     return out
 
 
@@ -209,11 +219,15 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _suppress(dets: list[Detection], iou: float = 0.7) -> list[Detection]:
-    """Class-agnostic: of two near-identical boxes (two class guesses for one object) keep the surer."""
+def suppress(dets: list[Detection], iou: float = 0.7, same_class_iou: float | None = None) -> list[Detection]:
+    """Of two boxes overlapping by IoU >= `iou` (`same_class_iou` when both are one class) keep the surer.
+
+    `dets` must be sorted by score, highest first (as decode makes them).
+    """
+    same = iou if same_class_iou is None else same_class_iou
     kept: list[Detection] = []
-    for d in dets:  # already sorted by score
-        if all(box_iou(d.box, k.box) < iou for k in kept):
+    for d in dets:
+        if all(box_iou(d.box, k.box) < (same if k.cls == d.cls else iou) for k in kept):
             kept.append(d)
     return kept
 
@@ -232,13 +246,15 @@ class Judge:
 
         self.colour_reader: ColourReader | None = ColourReader()  # None: the colour head alone
 
-    def detect(self, images: Sequence[Any], threshold: float | None = None) -> list[list[Detection]]:
+    def detect(self, images: Sequence[Any], threshold: float | None = None,
+               suppress_iou: tuple[float, float] | None = None) -> list[list[Detection]]:
+        """Detections per image; `threshold` and `suppress_iou` override the config's (for calibration)."""
         out: list[list[Detection]] = []
         for i in range(0, len(images), self.batch_size):
             batch = to_batch(images[i : i + self.batch_size], self.cfg.image_size)
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
                 maps = self.model(batch)
-            found = decode(maps, self.cfg, threshold)
+            found = decode(maps, self.cfg, threshold, suppress_iou)
             if self.colour_reader is not None:
                 pixels = (batch.permute(0, 2, 3, 1) * 255.0).round().to(torch.uint8).numpy()
                 for img, dets in zip(pixels, found):

@@ -6,11 +6,14 @@ colour and accessory on the 3x3 cells around the centre, so a peak found one cel
 the right attributes. Scenes come from the SceneSampler (held-out compositions excluded), a share
 of them with one or two story characters wearing a coloured hat or cap.
 
-Augmentations (each a share of images, off by default so earlier phases reproduce): blur, noise and
-JPEG (the softening a VAE round trip does); grey or channel-swapped images, whole-image hue turns and
-fills repainted in random RGB, whose colour targets are ignored (so classes are read from shapes, and
-a class drawn in a colour it never wore in training, as the held-out pairs are, is still found); and
-"hard" scenes, recoloured counting and colour scenes, where held-out renders fail most.
+Augmentations (each a share of images, off by default so earlier phases reproduce): blur, noise, JPEG
+and down-up resampling (the softening a VAE round trip does; never VAE reconstructions themselves);
+grey or channel-swapped images, whole-image hue turns and fills repainted in random RGB, whose colour
+targets are ignored (so classes are read from shapes, and a class drawn in a colour it never wore in
+training, as the held-out pairs are, is still found); and
+"hard" scenes, recoloured counting and colour scenes, where held-out renders fail most; and crowds,
+one class 3-5 times over, so overlapping instances are told apart. An optional L1 loss on the four
+box edges (at object centres) sharpens boxes, which GenEval's position relations are read from.
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ class DetectorTrainConfig:
     hard_share: float = 0.0  # plain scenes replaced by recoloured counting / colour scenes (the held-out misses)
     jpeg_share: float = 0.0  # JPEG-compressed images (block softening, like a lossy decoder)
     fill_jitter_share: float = 0.0  # objects' fills repainted in random RGB (colour targets ignored): classes by shape
+    resample_share: float = 0.0  # down- then up-sampled images (the detail a VAE's latent grid loses)
+    crowd_share: float = 0.0  # plain scenes replaced by one class 3-5 times over (crowded, overlapping counts)
+    edge_weight: float = 0.0  # > 0: an L1 loss on the four box edges at object centres (box precision)
     blur_share: float = 0.3  # softened images, so VAE-decoded pictures still read
     noise_share: float = 0.3
     seed: int = 0
@@ -73,6 +79,7 @@ class TrainingScenes:
     alone_share: float = 0.0
     recolour_share: float = 0.0
     hard_share: float = 0.0
+    crowd_share: float = 0.0
     image_size: int = 128
     sampler: SceneSampler = field(default_factory=SceneSampler)
     position: int = 0
@@ -91,6 +98,10 @@ class TrainingScenes:
                                                extra=_characters(rng))
                 elif self.hard_share and rng.random() < self.hard_share:  # no draw when off: old streams stay
                     scene = self._recoloured(rng, rng.choice(_HARD_CATEGORIES))
+                    if scene is None:
+                        continue
+                elif self.crowd_share and rng.random() < self.crowd_share:  # no draw when off
+                    scene = self._crowd(rng)
                     if scene is None:
                         continue
                 elif rng.random() < self.recolour_share:
@@ -145,6 +156,14 @@ class TrainingScenes:
                         for o in spec.objects)
         return self.sampler.compose_allowed(replace(spec, objects=objects), self.image_size, rng)
 
+    def _crowd(self, rng: random.Random):
+        """One class 3-5 times over (recoloured half the time when it can be): the counts that crowd and overlap."""
+        spec = self.sampler.spec(rng, "counting")
+        thing = spec.objects[0].thing
+        colour = rng.choice(COLOUR_NAMES) if thing in self.sampler.colourable and rng.random() < 0.5 else None
+        spec = replace(spec, objects=(ObjectSpec(thing, count=rng.randint(3, 5), colour=colour),))
+        return self.sampler.compose_allowed(spec, self.image_size, rng)
+
     def _panel(self, rng: random.Random):
         """Characters alone or with one prop, as comic panels show them (None if not placeable)."""
         objects = _characters(rng)
@@ -165,6 +184,8 @@ def soften(image: np.ndarray, rng: random.Random, cfg: DetectorTrainConfig) -> n
     """Random JPEG, blur and noise (the kind of damage a VAE round trip does)."""
     if cfg.jpeg_share and rng.random() < cfg.jpeg_share:  # no draw when off: old streams stay
         image = jpeg(image, rng.randint(25, 75))
+    if cfg.resample_share and rng.random() < cfg.resample_share:  # no draw when off: old streams stay
+        image = resample(image, rng.choice((32, 48, 64, 96)))
     if rng.random() < cfg.blur_share:
         pil = Image.fromarray(image).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
         image = np.asarray(pil)
@@ -173,6 +194,13 @@ def soften(image: np.ndarray, rng: random.Random, cfg: DetectorTrainConfig) -> n
         noise = gen.normal(0.0, rng.uniform(1.0, 8.0), image.shape)
         image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     return image
+
+
+def resample(image: np.ndarray, size: int) -> np.ndarray:
+    """The image shrunk to size x size (area average) and brought back (bilinear): fine detail and edges soften."""
+    h, w = image.shape[:2]
+    small = Image.fromarray(image).resize((size, size), Image.BOX)
+    return np.asarray(small.resize((w, h), Image.BILINEAR))
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
@@ -269,7 +297,18 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pos_loss + neg_loss) / pos.sum().clamp(min=1.0)
 
 
-def detector_loss(maps: dict[str, torch.Tensor], tg: dict[str, torch.Tensor], size_weight: float) -> dict[str, torch.Tensor]:
+def box_edges(size: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Size (B, 2, G, G) as image fractions and offset (B, 2, G, G) in cells -> edges (B, 4, G, G) as image fractions.
+
+    Edges are x0, y0, x1, y1 of the box centred at cell + offset, each relative to its cell's corner.
+    """
+    g = size.shape[-1]
+    centre = offset / g
+    return torch.cat([centre - size / 2, centre + size / 2], dim=1)
+
+
+def detector_loss(maps: dict[str, torch.Tensor], tg: dict[str, torch.Tensor], size_weight: float,
+                  edge_weight: float = 0.0) -> dict[str, torch.Tensor]:
     reg = tg["reg"].unsqueeze(1)  # (B, 1, G, G)
     denom = reg.sum().clamp(min=1.0)
     parts = {
@@ -279,6 +318,10 @@ def detector_loss(maps: dict[str, torch.Tensor], tg: dict[str, torch.Tensor], si
         "colour": F.cross_entropy(maps["colour"].float(), tg["colour"], ignore_index=IGNORE),
         "acc_kind": F.cross_entropy(maps["acc_kind"].float(), tg["acc_kind"], ignore_index=IGNORE),
     }
+    if edge_weight > 0:  # exact centres only: the cells whose box the decoder reads
+        centre = tg["reg"].eq(1.0).unsqueeze(1).float()  # (B, 1, G, G)
+        err = box_edges(maps["size"].float(), maps["offset"].float()) - box_edges(tg["size"], tg["offset"])
+        parts["edges"] = edge_weight * (err.abs() * centre).sum() / centre.sum().clamp(min=1.0)
     if (tg["acc_colour"] != IGNORE).any():
         parts["acc_colour"] = F.cross_entropy(maps["acc_colour"].float(), tg["acc_colour"], ignore_index=IGNORE)
     parts["total"] = sum(parts.values())
@@ -323,7 +366,7 @@ def train_detector(cfg: DetectorTrainConfig, dcfg: DetectorConfig | None = None,
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup)
                                               * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
     scenes = TrainingScenes(cfg.seed, cfg.character_share, cfg.alone_share, cfg.recolour_share, cfg.hard_share,
-                            position=start_position)
+                            cfg.crowd_share, position=start_position)
     rng = random.Random(f"tfgen-detector-aug:{cfg.seed}")
     ema = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     t0, running = time.perf_counter(), {}
@@ -332,7 +375,7 @@ def train_detector(cfg: DetectorTrainConfig, dcfg: DetectorConfig | None = None,
         x, tg = make_batch(scenes, cfg.batch_size, rng, cfg, dcfg)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             maps = model(x)
-        parts = detector_loss(maps, tg, cfg.size_weight)
+        parts = detector_loss(maps, tg, cfg.size_weight, cfg.edge_weight)
         opt.zero_grad(set_to_none=True)
         parts["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
