@@ -154,8 +154,9 @@ def calibrate_suppression(judge: Judge, n_images: int = 800, seed: int = 1,
             "table": {f"{a} {b}": v for (a, b), v in table.items()}}
 
 
-def _training_renders(judge: Judge, n_images: int, seed: int, stream: str) -> list:
-    """SceneSampler renders (held-out compositions excluded) cycling CALIBRATION_CATEGORIES."""
+def _training_renders(judge: Judge, n_images: int, seed: int, stream: str,
+                      categories: tuple[str, ...] = CALIBRATION_CATEGORIES) -> list:
+    """SceneSampler renders (held-out compositions excluded) cycling through `categories`."""
     import random
 
     from tfgen.world.sampling import SamplingError, SceneSampler
@@ -165,7 +166,7 @@ def _training_renders(judge: Judge, n_images: int, seed: int, stream: str) -> li
     for i in range(n_images):
         try:
             scenes.append(sampler.scene(random.Random(f"{stream}:{seed}:{i}"), judge.cfg.image_size,
-                                        CALIBRATION_CATEGORIES[i % len(CALIBRATION_CATEGORIES)]))
+                                        categories[i % len(categories)]))
         except SamplingError:
             continue
     return scenes
@@ -179,18 +180,8 @@ def calibrate_colour_classes(judge: Judge, n_images: int = 1500, seed: int = 0, 
     The head has seen every training class/colour pair, so on training renders it looks better than it
     is on held-out pairs; hence the reader keeps every class it reads reasonably.
     """
-    import random
-
-    from tfgen.world.sampling import SamplingError, SceneSampler
-
-    sampler, cats = SceneSampler(), ("colors", "color_attr", "free", "counting", "two_object")
-    scenes = []
-    for i in range(n_images):
-        try:
-            scenes.append(sampler.scene(random.Random(f"tfgen-colour-calibration:{seed}:{i}"), judge.cfg.image_size,
-                                        cats[i % len(cats)]))
-        except SamplingError:
-            continue
+    scenes = _training_renders(judge, n_images, seed, "tfgen-colour-calibration",
+                               ("colors", "color_attr", "free", "counting", "two_object"))
     tally: dict[str, list[int]] = {}
     for scene, dets in zip(scenes, judge.detect([s.image for s in scenes])):
         for a, d in zip(scene.annotations, match(scene.annotations, dets)):
