@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tfgen.world.colours import COLOUR_NAMES, MIN_CONTRAST_DE, SWATCHES, nearest_colour_names, srgb_to_lab
-from tfgen.world.recolour import _fill_mask, main_fill, recolour
+from tfgen.world.recolour import fill_mask, main_fill, recolour
 from tfgen.world.sampling import CATEGORY_WEIGHTS, SceneSampler
 from tfgen.world.scene import MIN_VISIBLE, ObjectSpec, SceneSpec
 from tfgen.world.sprites import BOX_ALPHA, Accessory
@@ -97,7 +97,7 @@ def test_recolour_paints_the_main_fill_in_every_colour(sampler, colour):
         info = main_fill(glyph)
         assert info.colourable
         out = recolour(glyph, info.rgb, colour)
-        core = _fill_mask(glyph, info.rgb)[0] & (np.abs(glyph[..., :3].astype(int) - info.rgb).sum(-1) < 6)
+        core = fill_mask(glyph, info.rgb)[0] & (np.abs(glyph[..., :3].astype(int) - info.rgb).sum(-1) < 6)
         assert set(nearest_colour_names(out[core][:, :3])) == {colour}
         assert np.array_equal(out[..., 3], glyph[..., 3])  # the shape is untouched
 

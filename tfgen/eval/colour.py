@@ -76,7 +76,7 @@ class ColourReader:
 
     def _build(self, cls: str) -> Pictogram | None:
         from tfgen.world.cast import NOT_RECOLOURED, all_things
-        from tfgen.world.recolour import _fill_mask  # exactly the pixels a recolouring paints
+        from tfgen.world.recolour import fill_mask  # exactly the pixels a recolouring paints
         from tfgen.world.sprites import BOX_ALPHA, SpriteKit
 
         things = all_things()
@@ -99,7 +99,7 @@ class ColourReader:
             interior = _erode(fill, 1)
         if not interior.any():
             return None
-        anchors = _erode((glyph[..., 3] >= 250) & ~_fill_mask(glyph, info.rgb)[0], _ANCHOR_EDGE)
+        anchors = _erode((glyph[..., 3] >= 250) & ~fill_mask(glyph, info.rgb)[0], _ANCHOR_EDGE)
 
         def points(mask: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             py, px = np.nonzero(mask)

@@ -42,7 +42,7 @@ def main_fill(glyph: np.ndarray) -> FillInfo:
     values, counts = np.unique(codes, return_counts=True)
     top = int(values[counts.argmax()])
     best = (top >> 16, (top >> 8) & 255, top & 255)
-    share = float(_fill_mask(glyph, best)[0].sum()) / max(1, int((alpha > 0).sum()))
+    share = float(fill_mask(glyph, best)[0].sum()) / max(1, int((alpha > 0).sum()))
     return FillInfo(best, share, nearest_colour_name(best))  # type: ignore[arg-type]
 
 
@@ -56,7 +56,7 @@ def _hue_saturation(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hue * 60.0, np.where(mx == 0, 0.0, chroma / np.where(mx == 0, 1.0, mx))
 
 
-def _fill_mask(glyph: np.ndarray, fill: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+def fill_mask(glyph: np.ndarray, fill: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The fill's pixels and their brightness k relative to the fill (1 = the fill itself), (H, W).
 
     A pixel belongs when it is the fill scaled by k in [_MIN_K, 1.1] (anti-aliased edges), or,
@@ -81,7 +81,7 @@ def _fill_mask(glyph: np.ndarray, fill: tuple[int, int, int]) -> tuple[np.ndarra
 def recolour(glyph: np.ndarray, fill: tuple[int, int, int], colour: str) -> np.ndarray:
     """A copy of `glyph` with its main fill painted in the named colour's swatch."""
     out = glyph.copy()
-    mask, k = _fill_mask(glyph, fill)
+    mask, k = fill_mask(glyph, fill)
     swatch = np.array(SWATCHES[colour], dtype=np.float32)
     out[..., :3][mask] = np.round(k[mask][:, None] * swatch).astype(np.uint8)
     if colour == "black":
