@@ -211,7 +211,7 @@ def test_weight_average_follows_the_model_at_its_decay():
     before = avg.model.head.weight.clone()
     with torch.no_grad():
         model.head.weight.add_(1.0)
-    avg.update(model)
+    avg.update()
     assert torch.allclose(avg.model.head.weight, before + 0.25)
     assert not avg.model.head.weight.requires_grad and model.head.weight.requires_grad
 

@@ -119,13 +119,7 @@ def calibrate_threshold(judge: Judge, n_images: int = 800, seed: int = 0,
     """
     scenes = _training_renders(judge, n_images, seed, "tfgen-detector-calibration")
     dets = judge.detect([s.image for s in scenes], threshold=min(candidates))
-    table: dict[float, dict[str, float]] = {}
-    for t in candidates:
-        totals: dict[str, list] = {}
-        for scene, d in zip(scenes, dets):
-            for task, items in task_outcomes(scene.annotations, [x for x in d if x.score > t]).items():
-                totals.setdefault(task, []).extend(items)
-        table[t] = {k: round(sum(totals[k]) / len(totals[k]), 4) for k in ("presence", "count") if totals.get(k)}
+    table = {t: _presence_and_count(scenes, [[x for x in d if x.score > t] for d in dets]) for t in candidates}
     best = max(candidates, key=lambda t: (table[t]["presence"] + table[t]["count"], -abs(t - 0.3)))
     return {"threshold": best, "images": len(scenes), "seed": seed, "table": {str(t): v for t, v in table.items()}}
 
@@ -142,16 +136,20 @@ def calibrate_suppression(judge: Judge, n_images: int = 800, seed: int = 1,
     """
     scenes = _training_renders(judge, n_images, seed, "tfgen-detector-suppression")
     dets = judge.detect([s.image for s in scenes], suppress_iou=(2.0, 2.0))  # once, nothing suppressed
-    table: dict[tuple[float, float], dict[str, float]] = {}
-    for pair in ((a, b) for a in candidates for b in candidates):
-        totals: dict[str, list] = {}
-        for scene, d in zip(scenes, dets):
-            for task, items in task_outcomes(scene.annotations, suppress(d, *pair)[: judge.cfg.max_detections]).items():
-                totals.setdefault(task, []).extend(items)
-        table[pair] = {k: round(sum(totals[k]) / len(totals[k]), 4) for k in ("presence", "count") if totals.get(k)}
+    table = {pair: _presence_and_count(scenes, [suppress(d, *pair)[: judge.cfg.max_detections] for d in dets])
+             for pair in ((a, b) for a in candidates for b in candidates)}
     best = max(table, key=lambda p: (table[p]["presence"] + table[p]["count"], -abs(p[0] - 0.7) - abs(p[1] - 0.7)))
     return {"suppress_iou": best[0], "suppress_iou_same_class": best[1], "images": len(scenes), "seed": seed,
             "table": {f"{a} {b}": v for (a, b), v in table.items()}}
+
+
+def _presence_and_count(scenes: list, dets: list[list[Detection]]) -> dict[str, float]:
+    """The presence and count shares of detections `dets` (one list per scene) on the scenes' truth."""
+    totals: dict[str, list] = {}
+    for scene, d in zip(scenes, dets):
+        for task, items in task_outcomes(scene.annotations, d).items():
+            totals.setdefault(task, []).extend(items)
+    return {k: round(sum(totals[k]) / len(totals[k]), 4) for k in ("presence", "count") if totals.get(k)}
 
 
 def _training_renders(judge: Judge, n_images: int, seed: int, stream: str,

@@ -382,7 +382,7 @@ def train_detector(cfg: DetectorTrainConfig, dcfg: DetectorConfig | None = None,
         opt.step()
         sched.step()
         if ema is not None:
-            ema.update(model)
+            ema.update()
         for k, v in parts.items():
             running[k] = running.get(k, 0.0) + float(v.detach())
         if on_log and step % cfg.log_every == 0:
@@ -394,21 +394,25 @@ def train_detector(cfg: DetectorTrainConfig, dcfg: DetectorConfig | None = None,
 
 
 class WeightAverage:
-    """An exponential moving average of a model's parameters and BatchNorm statistics (a separate copy)."""
+    """A copy of the detector holding the exponential moving average (tfgen.train.ema.EmaWeights) of a
+    training model's floating-point weights and BatchNorm statistics, and the model's integer buffers."""
 
     def __init__(self, model: WorldDetector, decay: float):
         import copy
 
-        self.decay = decay
-        self.model = copy.deepcopy(model).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+        from tfgen.train.ema import EmaWeights
 
-    @torch.no_grad()
-    def update(self, model: WorldDetector) -> None:
-        mine = self.model.state_dict()
-        for name, value in model.state_dict().items():
-            if value.dtype.is_floating_point:
-                mine[name].lerp_(value, 1.0 - self.decay)
-            else:  # BatchNorm's batch counter
-                mine[name].copy_(value)
+        self._live, self._ema = model, EmaWeights(model, decay)
+        self._copy = copy.deepcopy(model).eval().requires_grad_(False)
+
+    def update(self) -> None:
+        """Average in the training model's current weights (call after each optimiser step)."""
+        self._ema.update()
+
+    @property
+    def model(self) -> WorldDetector:
+        """The averaged detector (written into the copy on each read: checkpoints and the end only)."""
+        with torch.no_grad():
+            self._copy.load_state_dict(self._live.state_dict())  # BatchNorm's batch counter
+            self._ema.copy_to(self._copy)
+        return self._copy
