@@ -1,5 +1,5 @@
-"""The training step's speed restructurings compute the same maths: RMSNorm's hand-written backward,
-the split QKV projection, and the trainer's host-side `lm_index` (LM head on text positions only)."""
+"""The training step's speed restructurings compute the same maths: the hand-written RMSNorm and SwiGLU
+passes, the split QKV projection, and the trainer's host-side `lm_index` (LM head on text positions only)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import torch.nn.functional as F  # noqa: E402
 from tfgen.model import transformer as transformer_module  # noqa: E402
 from tfgen.model.batch import random_packed_batch  # noqa: E402
 from tfgen.model.config import preset  # noqa: E402
-from tfgen.model.transformer import Attention, RMSNorm, RMSNormFunction, rope_angles  # noqa: E402
+from tfgen.model.training_ops import RMSNormFunction, SwiGLUFunction  # noqa: E402
+from tfgen.model.transformer import Attention, RMSNorm, rope_angles  # noqa: E402
 from tfgen.model.transfusion import Transfusion  # noqa: E402
 from tfgen.train.config import train_config_from_mapping  # noqa: E402
 from tfgen.train.distributed import DistContext  # noqa: E402
@@ -19,10 +20,8 @@ from tfgen.train.trainer import Trainer, TransfusionLossModule  # noqa: E402
 
 torch.set_num_threads(1)
 CFG = preset("tiny").replace(latent_size=4, patch_size=2)
-needs_fused = pytest.mark.skipif(transformer_module._FUSED_RMS_NORM is None, reason="no fused rms_norm in this torch")
 
 
-@needs_fused
 def test_rms_norm_backward_matches_torch():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 7, 16, generator=g, requires_grad=True)
@@ -37,7 +36,6 @@ def test_rms_norm_backward_matches_torch():
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-@needs_fused
 def test_rms_norm_backward_passes_gradcheck_in_float64():
     g = torch.Generator().manual_seed(1)
     x = torch.randn(2, 3, 8, generator=g, dtype=torch.float64, requires_grad=True)
@@ -50,6 +48,26 @@ def test_rms_norm_module_uses_torch_without_grad():
     x = torch.randn(2, 5, 16)
     with torch.no_grad():  # sampling: exactly F.rms_norm, bytes unchanged
         assert torch.equal(norm(x), F.rms_norm(x, (16,), norm.weight, 1e-5))
+
+
+def _swiglu_reference(h: torch.Tensor) -> torch.Tensor:
+    gate, up = h.chunk(2, dim=-1)
+    return F.silu(gate) * up
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_swiglu_forward_and_backward_equal_autograd_bit_for_bit(dtype):
+    g = torch.Generator().manual_seed(2)
+    h = torch.randn(3, 7, 2 * 24, generator=g).to(dtype).requires_grad_()
+    upstream = torch.randn(3, 7, 24, generator=g).to(dtype)
+    ours, ref = SwiGLUFunction.apply(h), _swiglu_reference(h)
+    assert ours.dtype == dtype and torch.equal(ours, ref)
+    assert torch.equal(torch.autograd.grad(ours, h, upstream)[0], torch.autograd.grad(ref, h, upstream)[0])
+
+
+def test_swiglu_backward_passes_gradcheck_in_float64():
+    h = torch.randn(2, 3, 10, generator=torch.Generator().manual_seed(3), dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(SwiGLUFunction.apply, (h,))
 
 
 def test_split_attention_matches_sliced_reference():
@@ -75,27 +93,36 @@ def test_split_attention_matches_sliced_reference():
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def _loss_and_grads(model: Transfusion, batch, fused) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    old = transformer_module._FUSED_RMS_NORM
-    transformer_module._FUSED_RMS_NORM = fused  # None = torch's F.rms_norm path
-    try:
-        model.zero_grad(set_to_none=True)
-        loss = model.loss(batch, torch.Generator().manual_seed(5)).total
-        loss.backward()
-    finally:
-        transformer_module._FUSED_RMS_NORM = old
+class _TorchRMSNorm:
+    """Stand-in for RMSNormFunction: torch's own op, its backward derived by autograd."""
+
+    @staticmethod
+    def apply(x, weight, eps):
+        return F.rms_norm(x, (x.shape[-1],), weight, eps)
+
+
+class _TorchSwiGLU:
+    apply = staticmethod(_swiglu_reference)
+
+
+def _loss_and_grads(model: Transfusion, batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    model.zero_grad(set_to_none=True)
+    loss = model.loss(batch, torch.Generator().manual_seed(5)).total
+    loss.backward()
     return loss.detach(), [p.grad.clone() for p in model.parameters()]
 
 
-@needs_fused
-def test_model_loss_and_gradients_match_torch_norm_and_full_lm_head():
+def test_model_loss_and_gradients_match_torch_ops_and_full_lm_head(monkeypatch):
     torch.manual_seed(0)
     model = Transfusion(CFG)
     batch = random_packed_batch(CFG, 3, 40, torch.Generator().manual_seed(2))
     prepared = TransfusionLossModule(model).prepare_batch(batch)
     assert prepared.lm_index is not None and prepared.lm_index.shape[1] < 39  # fewer LM positions than T - 1
-    ref_loss, ref_grads = _loss_and_grads(model, batch, None)
-    loss, grads = _loss_and_grads(model, prepared, transformer_module._FUSED_RMS_NORM)
+    loss, grads = _loss_and_grads(model, prepared)
+    with monkeypatch.context() as patch:  # the reference: torch's ops, every LM position
+        patch.setattr(transformer_module, "RMSNormFunction", _TorchRMSNorm)
+        patch.setattr(transformer_module, "SwiGLUFunction", _TorchSwiGLU)
+        ref_loss, ref_grads = _loss_and_grads(model, batch)
     assert torch.allclose(loss, ref_loss, rtol=1e-5)
     for a, b in zip(grads, ref_grads):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
