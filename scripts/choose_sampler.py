@@ -48,13 +48,14 @@ def parse_grid(value: str) -> list[tuple[str, int]]:
     return out
 
 
-def measure(model: str, setting: Setting, limit: int, n_per_prompt: int, out: Path) -> dict[str, Any]:
+def measure(model: str, setting: Setting, limit: int, n_per_prompt: int, out: Path,
+            detector: str | None = None) -> dict[str, Any]:
     """One setting through tfgen.eval's compositional suite; the report is kept in `out`."""
     from tfgen.eval.report import report_json
     from tfgen.eval.runner import EvalConfig, run_eval
 
     cfg = EvalConfig(model=model, suites=("compositional",), n_per_prompt=n_per_prompt, limit=limit, seed=0,
-                     sampler=setting.sampler, steps=setting.steps, guidance=setting.guidance)
+                     detector=detector, sampler=setting.sampler, steps=setting.steps, guidance=setting.guidance)
     report, _ = run_eval(cfg)
     (out / f"{setting.label}.json").write_text(report_json(report), encoding="utf-8")
     comp = report["suites"]["compositional"]
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", type=Path, default=None, help="Folder for the reports (default: MODEL/../sampler-choice).")
     p.add_argument("--write", action="store_true", help="Record the choice in the checkpoint's config.json.")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--detector", default=None, help="Judge directory (default: the shipped detector).")
     args = p.parse_args(argv)
     import torch
 
@@ -105,13 +107,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     middle = scales[len(scales) // 2]
     rows = []
     for name, steps in parse_grid(args.grid):
-        rows.append(measure(args.model, Setting(name, steps, middle), args.limit, args.n_per_prompt, out))
+        rows.append(measure(args.model, Setting(name, steps, middle), args.limit, args.n_per_prompt, out,
+                            args.detector))
         print(json.dumps(rows[-1]), flush=True)
     sampler = choose(rows, args.budget)
     for g in scales:
         if g != middle:
             rows.append(measure(args.model, Setting(sampler["sampler"], sampler["steps"], g), args.limit,
-                                args.n_per_prompt, out))
+                                args.n_per_prompt, out, args.detector))
             print(json.dumps(rows[-1]), flush=True)
     same = [r for r in rows if (r["sampler"], r["steps"]) == (sampler["sampler"], sampler["steps"])]
     best = choose(same, float("inf"))

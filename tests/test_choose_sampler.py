@@ -47,3 +47,13 @@ def test_a_tiny_checkpoint_gets_its_measured_choice_written(tmp_path):
     config = load_checkpoint(model).config  # still loads: the other files are untouched
     assert config["sampler"] == result["choice"] and config["sampler_measurements"]["rows"] == result["rows"]
     assert json.loads((tmp_path / "choice" / "choice.json").read_text())["choice"] == result["choice"]
+
+
+def test_the_judge_can_be_pinned(tmp_path):
+    from conftest_model import build_tiny_checkpoint
+    from tfgen.errors import TfgenError
+
+    model = build_tiny_checkpoint(tmp_path / "ckpt")
+    with pytest.raises(TfgenError, match="no-such-detector"):  # the flag reaches the evaluation
+        choose_sampler.main(["--model", str(model), "--limit", "2", "--grid", "ddim:2", "--guidance", "1",
+                             "--out", str(tmp_path / "choice"), "--detector", str(tmp_path / "no-such-detector")])
