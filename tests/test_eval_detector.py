@@ -270,3 +270,84 @@ def test_suppression_keeps_the_surer_of_two_overlapping_boxes_up_to_its_iou():
     assert [d.score for d in suppress(dets, 0.5, same_class_iou=0.9)] == [0.9, 0.8, 0.7]
     mixed = [det(0.9, 0.0), det(0.8, 2.0, "spoon")]
     assert [d.cls for d in suppress(mixed, 0.5, same_class_iou=0.9)] == ["fork"]
+
+
+def test_split_vote_keeps_a_clear_winner_and_lets_the_head_choose_between_two_close_ones():
+    import numpy as np
+
+    from tfgen.eval.detector import split_vote
+    from tfgen.world.colours import COLOUR_NAMES
+
+    votes = np.zeros(len(COLOUR_NAMES))
+    votes[COLOUR_NAMES.index("white")], votes[COLOUR_NAMES.index("pink")] = 60, 40
+    head = {"pink": 0.5, "white": 0.1, "red": 0.4}
+    assert split_vote(votes, head, 0.7) == "white"  # 40 < 0.7 * 60: the pixels decide
+    assert split_vote(votes, head, 0.6) == "pink"  # 40 >= 0.6 * 60: the head breaks the tie
+    assert split_vote(votes, {"red": 0.9, "white": 0.05, "pink": 0.05}, 0.6) == "white"  # never a third name
+    assert split_vote(votes, head, 1.01) == "white"  # above 1: the reader alone
+    alone = np.zeros(len(COLOUR_NAMES))
+    alone[COLOUR_NAMES.index("blue")] = 5
+    assert split_vote(alone, {"red": 1.0}, 0.0) == "blue"  # no runner-up: no tie to break
+
+
+def test_wash_pales_and_bleeds_colour_but_keeps_luma():
+    import numpy as np
+
+    from tfgen.eval.detector_train import wash
+
+    img = np.full((32, 32, 3), 128, np.uint8)
+    img[:, 16:] = (246, 136, 196)  # a pink half beside a grey one
+    luma = np.array([0.299, 0.587, 0.114])
+    out = wash(img, chroma=0.5, bleed=0.0, soften=0.0)
+    pink_in, pink_out = img[5, 25].astype(float), out[5, 25].astype(float)
+    assert abs(pink_out @ luma - pink_in @ luma) < 1.5  # luma kept
+    assert np.ptp(pink_out) == pytest.approx(np.ptp(pink_in) / 2, abs=2)  # half the chroma
+    assert (out[:, :14] == 128).all()  # grey has no chroma to lose
+    bled = wash(img, chroma=1.0, bleed=2.0, soften=0.0)
+    assert np.ptp(bled[5, 14].astype(int)) > 5 and (bled[:, :8] == 128).all()  # colour crosses the edge, not far
+    lifted = wash(img, chroma=1.0, bleed=0.0, soften=0.0, lift=0.5)
+    assert lifted[5, 2, 0] == pytest.approx(128 + 0.5 * 127, abs=1)
+
+
+def test_heldout_guard_skips_recolourings_that_paint_a_held_out_pair():
+    import numpy as np
+
+    from tfgen.world.colours import SWATCHES
+
+    stream = TrainingScenes(seed=1)
+    heldout = sorted(stream.sampler.heldout.colours)
+    cls, colour = heldout[0]
+    other = next(c for c in SWATCHES if c != colour and (cls, c) not in stream.sampler.heldout.colours)
+    ann = [{"class": cls, "colour": other, "box": [0, 0, 10, 10]}]
+    paint = np.array(SWATCHES[colour], np.uint8)
+    assert stream.paints_heldout(ann, lambda x: np.broadcast_to(paint, x.shape).copy())
+    assert not stream.paints_heldout(ann, lambda x: x)  # unchanged: its own, allowed colour
+
+
+def test_guarded_batches_skip_every_grey_swap_and_hue_turn_the_guard_refuses():
+    from tfgen.eval.detector_train import DetectorTrainConfig, make_batch
+
+    class Refusing(TrainingScenes):
+        def paints_heldout(self, annotations, recolour):
+            return True
+
+    cfg = DetectorTrainConfig(batch_size=16, hue_share=0.6, decolour_share=0.6, heldout_guard=True)
+    _, refused = make_batch(Refusing(seed=2), 16, random.Random(1), cfg, DetectorConfig())
+    assert all((refused["colour"][i] != IGNORE).any() for i in range(16))  # nothing recoloured: colours known
+    _, allowed = make_batch(TrainingScenes(seed=2), 16, random.Random(1), cfg, DetectorConfig())
+    assert sum(int((allowed["colour"][i] == IGNORE).all()) for i in range(16)) >= 4  # most recolourings pass
+
+
+def test_tight_crowds_are_drawn_larger():
+    stream = TrainingScenes(seed=4, character_share=0.0, crowd_share=1.0, tight_crowd_share=1.0)
+    loose = TrainingScenes(seed=4, character_share=0.0, crowd_share=1.0)
+    scales = []
+    for i in range(4):
+        rng = random.Random(f"crowd:{i}")
+        scene = stream._crowd(rng)
+        if scene is not None:
+            scales.append(scene.spec.scale)
+            assert 3 <= len(scene.annotations) <= 5
+    assert scales and all(1.15 <= s <= 1.4 for s in scales)
+    plain = loose._crowd(random.Random("crowd:0"))
+    assert plain is None or plain.spec.scale == 1.0

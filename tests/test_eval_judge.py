@@ -24,12 +24,13 @@ SEED = 11
 # The shipped detector (its detector.json, all 653 held-out renders: presence 0.982, count 0.991,
 # colour 0.987, relative position 0.977 as GenEval's full relation set, accessory 1.0) meets the
 # issue's 0.97 on every task. Still below: the ground-truth scores of this subset (counting 16 of 17:
-# "four knives" reads 3, two knives nearly on one grid cell; colours 18 of 20: "yellow bear" and
-# "black carrot", held-out class/colour pairs whose shape the detector does not find in that colour);
-# the hard negatives of this subset (counting 2 of 17: a crowd of n + 1 where one is hidden reads as n;
-# 0.0375 on all 80 counting prompts at seed 2024, see detector.json); and the VAE round trip (colour
-# attribution 0.73, counting 0.88). Those tests are strict xfails: once they pass, CI fails and the
-# marker must come off. The guards hold today's level.
+# "four knives" reads 3, two overlapping knives in one row, no heat at the hidden one's centre; colours
+# 18 of 20: "yellow bear" and "black carrot", held-out class/colour pairs whose shape the detector does
+# not find in that colour); the hard negatives of this subset (counting 2 of 17: a crowd of n + 1 where
+# two overlap reads as n; 0.0375 on all 80 counting prompts at seed 2024, see detector.json); and the
+# VAE round trip (colour attribution 0.77: hot dog, laptop and bed in held-out colours not found, a
+# pale pink bus read white; counting 0.88). Those tests are strict xfails: once they pass, CI fails and
+# the marker must come off. The guards hold today's level.
 BELOW_SPEC = pytest.mark.xfail(reason="below the issue's marks (see the comment above)", strict=True)
 
 
@@ -96,7 +97,7 @@ def test_consistency_sees_the_character_and_rejects_the_wrong_hat_colour(judge, 
     assert res.score <= 1 / 3 + 0.05
 
 
-GUARD_ACCURACY = {"presence": 0.98, "count": 0.99, "colour": 0.985, "position": 0.975, "accessory": 1.0}
+GUARD_ACCURACY = {"presence": 0.98, "count": 0.99, "colour": 0.987, "position": 0.975, "accessory": 1.0}
 
 
 def test_guard_shipped_detector_records_its_accuracy(judge):
@@ -177,10 +178,23 @@ def round_trips(judge, entries, composer):
 
 def test_guard_scores_after_a_vae_round_trip(round_trips):
     cats = round_trips.scores["categories"]
-    assert min(cats.values()) >= 0.7 and round_trips.scores["overall"] >= 0.9, cats
+    assert min(cats.values()) >= 0.77 and round_trips.scores["overall"] >= 0.94, cats
 
 
 @BELOW_SPEC
 def test_scores_survive_a_vae_round_trip(round_trips):
     low = {c: v for c, v in round_trips.scores["categories"].items() if v < 0.90}
     assert not low, low
+
+
+def test_colour_split_calibration_uses_training_renders_and_picks_the_best_of_its_table(judge):
+    from tfgen.eval.accuracy import calibrate_colour_split
+
+    cal = calibrate_colour_split(judge, n_images=40, candidates=(1.01, 0.5))
+    table = cal["table"]
+    assert set(table) == {"1.01", "0.5"} and cal["images"] >= 70 and table["1.01"]["objects"] >= 40
+    score = {k: r["clean"] + r["washed"] for k, r in table.items()}
+    assert score[str(cal["colour_split"])] == pytest.approx(max(score.values()))
+    assert table["1.01"]["clean"] >= 0.9 and table["1.01"]["washed"] < table["1.01"]["clean"]  # washing costs reads
+    recorded = judge.info.get("colour_split_calibration", {})  # the shipped split is the calibrated one
+    assert judge.cfg.colour_split == recorded.get("colour_split", 1.01)

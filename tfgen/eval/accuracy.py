@@ -12,9 +12,10 @@ A drawn object is matched to the nearest unused detection of its class whose cen
 its true box.
 
 `calibrate_threshold` picks the detector's score threshold, `calibrate_suppression` the box overlap above
-which one of two detections is dropped, and `calibrate_colour_classes` the classes
-whose colour the head reads better than the pixels, on fresh training-distribution renders (the
-SceneSampler's, held-out compositions excluded), never on the held-out renders they are judged on.
+which one of two detections is dropped, `calibrate_colour_classes` the classes whose colour the head
+reads better than the pixels, and `calibrate_colour_split` how split a pixel vote must be for the head
+to break it, on fresh training-distribution renders (the SceneSampler's, held-out compositions
+excluded), never on the held-out renders they are judged on.
 """
 
 from __future__ import annotations
@@ -192,3 +193,48 @@ def calibrate_colour_classes(judge: Judge, n_images: int = 1500, seed: int = 0, 
     return {"classes": chosen, "images": len(scenes), "seed": seed,
             "table": {c: {"objects": n, "reader": round(r / n, 3), "head": round(h / n, 3)}
                       for c, (n, r, h) in sorted(tally.items()) if r < n or h < n}}
+
+
+def calibrate_colour_split(judge: Judge, n_images: int = 800, seed: int = 0,
+                           candidates: tuple[float, ...] = (1.01, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)) -> dict[str, Any]:
+    """The `colour_split` (see DetectorConfig) that reads the most recolourable objects' colours right on
+    training renders, each drawn clean and washed (tfgen.eval.detector_train.wash: the paler, bled fills a
+    VAE decoder gives). Ties go to the largest split: the head breaks as few votes as it can.
+    """
+    import copy
+    import random
+
+    from tfgen.eval.detector_train import wash
+
+    scenes = _training_renders(judge, n_images, seed, "tfgen-colour-split",
+                               ("colors", "color_attr", "free", "counting", "two_object"))
+    rng = random.Random(f"tfgen-colour-split-wash:{seed}")
+    washed = [wash(s.image, rng.uniform(0.45, 0.9), rng.uniform(0.8, 2.5), rng.uniform(0.0, 1.0), rng.uniform(0.0, 0.2))
+              for s in scenes]
+    reader, judge.colour_reader = judge.colour_reader, None  # boxes once; the pixels are read per candidate
+    try:
+        found = judge.detect([s.image for s in scenes] + washed)
+    finally:
+        judge.colour_reader = reader
+    if reader is None:
+        raise ValueError("calibrate_colour_split needs a judge with a colour reader")
+    images = [s.image for s in scenes] + washed
+    truth = [s.annotations for s in scenes] * 2
+    table: dict[str, dict[str, float]] = {}
+    for split in candidates:
+        right = [0, 0]  # clean, washed
+        objects = [0, 0]
+        for i, (image, anns, dets) in enumerate(zip(images, truth, found)):
+            dets = copy.deepcopy(dets)
+            judge._read_colours(image, dets, split)
+            for a, d in zip(anns, match(anns, dets)):
+                if (d is None or "accessory" in a or a["class"] in judge.cfg.head_colour_classes
+                        or reader.template(a["class"]) is None):
+                    continue
+                part = int(i >= len(scenes))
+                objects[part] += 1
+                right[part] += d.colour == a["colour"]
+        table[str(split)] = {"clean": round(right[0] / max(1, objects[0]), 4),
+                             "washed": round(right[1] / max(1, objects[1]), 4), "objects": sum(objects)}
+    best = max(candidates, key=lambda c: (table[str(c)]["clean"] + table[str(c)]["washed"], c))
+    return {"colour_split": best, "images": len(images), "seed": seed, "table": table}

@@ -117,6 +117,12 @@ class ColourReader:
 
         `names` is `name_map(image)` when the caller reads several objects of one image.
         """
+        votes = self.votes(image, cls, box, names)
+        return None if votes is None else COLOUR_NAMES[int(votes.argmax())]
+
+    def votes(self, image: np.ndarray, cls: str, box: tuple[float, float, float, float],
+              names: np.ndarray | None = None) -> np.ndarray | None:
+        """(K,) fill points per name in COLOUR_NAMES order, laid into the best-matching box; None when unknown."""
         pic = self.pictogram(cls)
         if pic is None:
             return None
@@ -128,13 +134,13 @@ class ColourReader:
         own = _votes(names, cand[:1], pic.fill, k)[0]
         if (own.max() >= _CLEAR_FILL * own.sum()
                 and _agreement(names, cand[:1], pic.anchors, pic.anchor_colours)[0] >= _CLEAR_ANCHORS):
-            return COLOUR_NAMES[int(own.argmax())]  # the detected box already sits on the pictogram
+            return own  # the detected box already sits on the pictogram
         few = max(1, len(pic.fill) // _SEARCH_POINTS)
         inside = _votes(names, cand, pic.fill[::few], k)
         uniform = inside.max(axis=1) / np.maximum(1, inside.sum(axis=1))
         score = uniform + _agreement(names, cand, pic.anchors, pic.anchor_colours)
         best = int(score.argmax())  # first maximum: the detected box itself when it ties
-        return COLOUR_NAMES[int(_votes(names, cand[best : best + 1], pic.fill, k)[0].argmax())]
+        return _votes(names, cand[best : best + 1], pic.fill, k)[0]
 
 
 def _sample(names: np.ndarray, boxes: np.ndarray, pts: np.ndarray) -> np.ndarray:

@@ -55,6 +55,10 @@ class DetectorConfig:
     # recolourable classes whose colour still comes from the head: the pixel reader misreads them on
     # training renders (a fill too thin to sample at 128 px); chosen by accuracy.calibrate_colour_classes
     head_colour_classes: tuple[str, ...] = ()
+    # when the pixel reader's runner-up has at least this share of its winner's votes, the colour head
+    # chooses between the two (a VAE pales small fills: a pink bus splits pink/white); above 1: never.
+    # Chosen on training-distribution renders by accuracy.calibrate_colour_split
+    colour_split: float = 1.01
 
     @property
     def grid(self) -> int:
@@ -232,6 +236,16 @@ def suppress(dets: list[Detection], iou: float = 0.7, same_class_iou: float | No
     return kept
 
 
+def split_vote(votes: np.ndarray, head_probs: dict[str, float], split: float) -> str:
+    """The reader's winner, or of its two leaders the one the head finds likelier when the runner-up has
+    at least `split` of the winner's votes. `votes` is (K,) in COLOUR_NAMES order."""
+    first, second = (int(i) for i in np.argsort(-votes, kind="stable")[:2])
+    if votes[second] > 0 and votes[second] >= split * votes[first]:
+        a, b = COLOUR_NAMES[first], COLOUR_NAMES[second]
+        return b if head_probs.get(b, 0.0) > head_probs.get(a, 0.0) else a
+    return COLOUR_NAMES[first]
+
+
 class Judge:
     """A loaded detector ready to score images: `judge.detect(images)` -> detections per image."""
 
@@ -262,17 +276,19 @@ class Judge:
             out += found
         return out
 
-    def _read_colours(self, image: np.ndarray, dets: list[Detection]) -> None:
-        """Recolourable objects (no accessory) get their colour read from the pixels (tfgen.eval.colour)."""
+    def _read_colours(self, image: np.ndarray, dets: list[Detection], split: float | None = None) -> None:
+        """Recolourable objects (no accessory) get their colour read from the pixels (tfgen.eval.colour);
+        where the vote splits (runner-up >= `split` of the winner, default the config's), the head picks of the two."""
         reader, head_only = self.colour_reader, self.cfg.head_colour_classes
+        split = self.cfg.colour_split if split is None else split
         assert reader is not None
         names = None
         for d in dets:
             if d.accessory == NO_ACCESSORY and d.cls not in head_only and reader.template(d.cls) is not None:
                 names = reader.name_map(image) if names is None else names
-                read = reader.read(image, d.cls, d.box, names)
-                if read is not None:
-                    d.colour = read
+                votes = reader.votes(image, d.cls, d.box, names)
+                if votes is not None:
+                    d.colour = split_vote(votes, d.colour_probs, split)
 
     @torch.inference_mode()
     def features(self, images: Sequence[Any]) -> np.ndarray:

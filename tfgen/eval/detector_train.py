@@ -6,13 +6,16 @@ colour and accessory on the 3x3 cells around the centre, so a peak found one cel
 the right attributes. Scenes come from the SceneSampler (held-out compositions excluded), a share
 of them with one or two story characters wearing a coloured hat or cap.
 
-Augmentations (each a share of images, off by default so earlier phases reproduce): blur, noise, JPEG
-and down-up resampling (the softening a VAE round trip does; never VAE reconstructions themselves);
+Augmentations (each a share of images, off by default so earlier phases reproduce): blur, noise, JPEG,
+down-up resampling and washing (paler, bled colour: the softening a VAE round trip does, written by
+hand; never VAE reconstructions themselves);
 grey or channel-swapped images, whole-image hue turns and fills repainted in random RGB, whose colour
 targets are ignored (so classes are read from shapes, and a class drawn in a colour it never wore in
 training, as the held-out pairs are, is still found); and
 "hard" scenes, recoloured counting and colour scenes, where held-out renders fail most; and crowds,
-one class 3-5 times over, so overlapping instances are told apart. An optional L1 loss on the four
+one class 3-5 times over (some drawn larger, so they overlap more), so overlapping instances are told
+apart. With `heldout_guard` a grey, channel swap or hue turn that would show some object in a held-out
+class/colour look (its swatch's new nearest name) is skipped. An optional L1 loss on the four
 box edges (at object centres) sharpens boxes, which GenEval's position relations are read from.
 """
 
@@ -61,6 +64,9 @@ class DetectorTrainConfig:
     resample_share: float = 0.0  # down- then up-sampled images (the detail a VAE's latent grid loses)
     crowd_share: float = 0.0  # plain scenes replaced by one class 3-5 times over (crowded, overlapping counts)
     edge_weight: float = 0.0  # > 0: an L1 loss on the four box edges at object centres (box precision)
+    wash_share: float = 0.0  # colour washed out and bled (chroma scaled down, blurred wider than luma): small fills
+    tight_crowd_share: float = 0.0  # of the crowd scenes, those drawn larger (scale 1.15-1.4): more overlap
+    heldout_guard: bool = False  # grey, channel swaps and hue turns skipped where one paints a held-out pair
     blur_share: float = 0.3  # softened images, so VAE-decoded pictures still read
     noise_share: float = 0.3
     seed: int = 0
@@ -80,6 +86,7 @@ class TrainingScenes:
     recolour_share: float = 0.0
     hard_share: float = 0.0
     crowd_share: float = 0.0
+    tight_crowd_share: float = 0.0
     image_size: int = 128
     sampler: SceneSampler = field(default_factory=SceneSampler)
     position: int = 0
@@ -162,7 +169,20 @@ class TrainingScenes:
         thing = spec.objects[0].thing
         colour = rng.choice(COLOUR_NAMES) if thing in self.sampler.colourable and rng.random() < 0.5 else None
         spec = replace(spec, objects=(ObjectSpec(thing, count=rng.randint(3, 5), colour=colour),))
+        if self.tight_crowd_share and rng.random() < self.tight_crowd_share:  # no draw when off: old streams stay
+            spec = replace(spec, scale=rng.uniform(1.15, 1.4))
         return self.sampler.compose_allowed(spec, self.image_size, rng)
+
+    def paints_heldout(self, annotations: list[dict[str, Any]], recolour: Callable[[np.ndarray], np.ndarray]) -> bool:
+        """Would `recolour` (an image transform) turn some object's colour into a held-out class/colour pair?"""
+        for a in annotations:
+            if "accessory" in a:
+                continue
+            swatch = np.array(SWATCHES[a["colour"]], np.uint8).reshape(1, 1, 3)
+            new = nearest_colour_name(tuple(int(v) for v in recolour(swatch).reshape(3)))
+            if (a["class"], new) in self.sampler.heldout.colours:
+                return True
+        return False
 
     def _panel(self, rng: random.Random):
         """Characters alone or with one prop, as comic panels show them (None if not placeable)."""
@@ -186,6 +206,8 @@ def soften(image: np.ndarray, rng: random.Random, cfg: DetectorTrainConfig) -> n
         image = jpeg(image, rng.randint(25, 75))
     if cfg.resample_share and rng.random() < cfg.resample_share:  # no draw when off: old streams stay
         image = resample(image, rng.choice((32, 48, 64, 96)))
+    if cfg.wash_share and rng.random() < cfg.wash_share:  # no draw when off: old streams stay
+        image = wash(image, rng.uniform(0.45, 0.9), rng.uniform(0.8, 2.5), rng.uniform(0.0, 1.0), rng.uniform(0.0, 0.2))
     if rng.random() < cfg.blur_share:
         pil = Image.fromarray(image).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
         image = np.asarray(pil)
@@ -201,6 +223,37 @@ def resample(image: np.ndarray, size: int) -> np.ndarray:
     h, w = image.shape[:2]
     small = Image.fromarray(image).resize((size, size), Image.BOX)
     return np.asarray(small.resize((w, h), Image.BILINEAR))
+
+
+def wash(image: np.ndarray, chroma: float, bleed: float, soften: float, lift: float = 0.0) -> np.ndarray:
+    """The image with its chroma scaled by `chroma` and blurred by a Gaussian of `bleed` px, its luma blurred by
+    `soften` px and lifted by `lift` of the way to white.
+
+    A VAE decoder keeps luma edges better than colour: small fills come back paler, their colour
+    spilling over the outline (a pink bus fill (246, 136, 196) came back as (231, 175, 193)).
+    """
+    x = image.astype(np.float32)
+    luma = x @ np.array([0.299, 0.587, 0.114], np.float32)  # (H, W)
+    colour = (x - luma[..., None]) * chroma  # (H, W, 3), signed
+    luma = luma + lift * (255.0 - luma)
+    out = _gaussian(luma[..., None], soften) + _gaussian(colour, bleed)
+    return np.clip(out.round(), 0, 255).astype(np.uint8)
+
+
+def _gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
+    """(H, W, C) float blurred by a separable Gaussian of `sigma` px (edges repeated); sigma < 0.2: unchanged."""
+    if sigma < 0.2:
+        return x
+    r = max(1, int(math.ceil(3 * sigma)))
+    k = np.exp(-(np.arange(-r, r + 1, dtype=np.float32) ** 2) / (2 * sigma**2))
+    k /= k.sum()
+    for axis in (0, 1):
+        pad = [(0, 0)] * 3
+        pad[axis] = (r, r)
+        xp = np.pad(x, pad, mode="edge")
+        n = x.shape[axis]
+        x = sum(w * np.take(xp, np.arange(i, i + n), axis=axis) for i, w in enumerate(k))
+    return x
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
@@ -338,10 +391,19 @@ def make_batch(scenes: TrainingScenes, n: int, rng: random.Random, cfg: Detector
             img = scenes.repaint_fills(img, a, rng)
         img = soften(img, rng, cfg)
         known.append(rng.random() >= cfg.decolour_share)
-        img = img if known[-1] else decolour(img, rng)
+        if not known[-1] and not cfg.heldout_guard:
+            img = decolour(img, rng)
+        elif not known[-1]:  # the same draw again for the check, from its own seed
+            seed = rng.getrandbits(32)
+            if scenes.paints_heldout(a, lambda x: decolour(x, random.Random(seed))):
+                known[-1] = True
+            else:
+                img = decolour(img, random.Random(seed))
         known[-1] = known[-1] and not repainted
         if known[-1] and cfg.hue_share and rng.random() < cfg.hue_share:  # no draw when off: old streams stay
-            img, known[-1] = rotate_hue(img, rng.uniform(0.5, 2 * math.pi - 0.5)), False
+            angle = rng.uniform(0.5, 2 * math.pi - 0.5)
+            if not (cfg.heldout_guard and scenes.paints_heldout(a, lambda x: rotate_hue(x, angle))):
+                img, known[-1] = rotate_hue(img, angle), False
         images.append(img)
         anns.append(a)
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255.0)
@@ -366,7 +428,7 @@ def train_detector(cfg: DetectorTrainConfig, dcfg: DetectorConfig | None = None,
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup)
                                               * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
     scenes = TrainingScenes(cfg.seed, cfg.character_share, cfg.alone_share, cfg.recolour_share, cfg.hard_share,
-                            cfg.crowd_share, position=start_position)
+                            cfg.crowd_share, cfg.tight_crowd_share, position=start_position)
     rng = random.Random(f"tfgen-detector-aug:{cfg.seed}")
     ema = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     t0, running = time.perf_counter(), {}
