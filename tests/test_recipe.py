@@ -54,6 +54,16 @@ def test_refit_stage_keeps_stage_two_and_the_refined_vae_keeps_the_latent_shape(
     assert refine["image_size"] == first["image_size"]
 
 
+def test_continue_experiment_trains_stage_three_further_on_the_same_latents():
+    from tfgen.train.config import load_train_config, read_toml
+
+    refit, further = (read_toml(REPO / "configs" / name) for name in ("default-refit.toml", "default-continue.toml"))
+    assert "model" in further and further["model"] == refit["model"]  # no switch changes: the same objective
+    a, b = (load_train_config(REPO / "configs" / name) for name in ("default-refit.toml", "default-continue.toml"))
+    assert b.seq_len == a.seq_len and b.batch_size == a.batch_size
+    assert b.seed != a.seed and b.lr < a.lr  # other row orders; a gentler restart from a trained model
+
+
 def test_flags_spell_tables_as_cli_options():
     assert train_default.flags({"image_size": 128, "lr": 0.002, "kinds": "a,b"}) == [
         "--image-size", "128", "--lr", "0.002", "--kinds", "a,b"]
