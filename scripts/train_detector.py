@@ -57,7 +57,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -66,6 +66,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tfgen.eval.detector import DetectorConfig, Judge, default_detector_dir, load_judge, save_detector  # noqa: E402
 from tfgen.eval.detector_train import DetectorTrainConfig, train_detector  # noqa: E402
+
+# The training-data mix and loss knobs of DetectorTrainConfig, one float flag each (--crowd-share, ...).
+MIX_KNOBS = tuple(f.name for f in fields(DetectorTrainConfig) if f.name.endswith("_share") or f.name == "edge_weight")
 
 
 def main() -> None:
@@ -78,19 +81,8 @@ def main() -> None:
     ap.add_argument("--init", type=Path, default=None, help="continue from this detector directory (a second phase)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--stop-after", type=int, default=None, help="end after this many steps of the --steps schedule")
-    ap.add_argument("--character-share", type=float, default=0.3)
-    ap.add_argument("--alone-share", type=float, default=0.0)
-    ap.add_argument("--recolour-share", type=float, default=0.0)
-    ap.add_argument("--decolour-share", type=float, default=0.0)
-    ap.add_argument("--hue-share", type=float, default=0.0)
-    ap.add_argument("--hard-share", type=float, default=0.0)
-    ap.add_argument("--jpeg-share", type=float, default=0.0)
-    ap.add_argument("--fill-jitter-share", type=float, default=0.0)
-    ap.add_argument("--resample-share", type=float, default=0.0)
-    ap.add_argument("--crowd-share", type=float, default=0.0)
-    ap.add_argument("--edge-weight", type=float, default=0.0)
-    ap.add_argument("--wash-share", type=float, default=0.0)
-    ap.add_argument("--tight-crowd-share", type=float, default=0.0)
+    for name in MIX_KNOBS:  # DetectorTrainConfig says what each does; its defaults are the flags' defaults
+        ap.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(DetectorTrainConfig, name))
     ap.add_argument("--heldout-guard", action="store_true",
                     help="skip grey, channel swaps and hue turns that would paint a held-out class/colour pair")
     ap.add_argument("--checkpoint-every", type=int, default=250)
@@ -110,13 +102,8 @@ def main() -> None:
         ap.error("--finish-only needs --init")
     torch.set_num_threads(args.threads)
     cfg = DetectorTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, lr=args.lr,
-                              character_share=args.character_share, alone_share=args.alone_share,
-                              recolour_share=args.recolour_share, decolour_share=args.decolour_share,
-                              hue_share=args.hue_share, hard_share=args.hard_share, jpeg_share=args.jpeg_share,
-                              ema_decay=args.ema_decay, warmup=args.warmup, fill_jitter_share=args.fill_jitter_share,
-                              resample_share=args.resample_share, crowd_share=args.crowd_share,
-                              edge_weight=args.edge_weight, wash_share=args.wash_share,
-                              tight_crowd_share=args.tight_crowd_share, heldout_guard=args.heldout_guard)
+                              ema_decay=args.ema_decay, warmup=args.warmup, heldout_guard=args.heldout_guard,
+                              **{name: getattr(args, name) for name in MIX_KNOBS})
     t0 = time.perf_counter()
     info = {"train": asdict(cfg), "data": "storyworld SceneSampler renders (held-out compositions excluded)"}
     init, start, phases = None, 0, []

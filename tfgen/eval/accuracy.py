@@ -204,21 +204,19 @@ def calibrate_colour_split(judge: Judge, n_images: int = 800, seed: int = 0,
     import copy
     import random
 
-    from tfgen.eval.detector_train import wash
+    from tfgen.eval.detector_train import random_wash
 
+    if judge.colour_reader is None:
+        raise ValueError("calibrate_colour_split needs a judge with a colour reader")
     scenes = _training_renders(judge, n_images, seed, "tfgen-colour-split",
                                ("colors", "color_attr", "free", "counting", "two_object"))
     rng = random.Random(f"tfgen-colour-split-wash:{seed}")
-    washed = [wash(s.image, rng.uniform(0.45, 0.9), rng.uniform(0.8, 2.5), rng.uniform(0.0, 1.0), rng.uniform(0.0, 0.2))
-              for s in scenes]
+    images = [s.image for s in scenes] + [random_wash(s.image, rng) for s in scenes]
     reader, judge.colour_reader = judge.colour_reader, None  # boxes once; the pixels are read per candidate
     try:
-        found = judge.detect([s.image for s in scenes] + washed)
+        found = judge.detect(images)
     finally:
         judge.colour_reader = reader
-    if reader is None:
-        raise ValueError("calibrate_colour_split needs a judge with a colour reader")
-    images = [s.image for s in scenes] + washed
     truth = [s.annotations for s in scenes] * 2
     table: dict[str, dict[str, float]] = {}
     for split in candidates:

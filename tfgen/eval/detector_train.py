@@ -207,7 +207,7 @@ def soften(image: np.ndarray, rng: random.Random, cfg: DetectorTrainConfig) -> n
     if cfg.resample_share and rng.random() < cfg.resample_share:  # no draw when off: old streams stay
         image = resample(image, rng.choice((32, 48, 64, 96)))
     if cfg.wash_share and rng.random() < cfg.wash_share:  # no draw when off: old streams stay
-        image = wash(image, rng.uniform(0.45, 0.9), rng.uniform(0.8, 2.5), rng.uniform(0.0, 1.0), rng.uniform(0.0, 0.2))
+        image = random_wash(image, rng)
     if rng.random() < cfg.blur_share:
         pil = Image.fromarray(image).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
         image = np.asarray(pil)
@@ -223,6 +223,11 @@ def resample(image: np.ndarray, size: int) -> np.ndarray:
     h, w = image.shape[:2]
     small = Image.fromarray(image).resize((size, size), Image.BOX)
     return np.asarray(small.resize((w, h), Image.BILINEAR))
+
+
+def random_wash(image: np.ndarray, rng: random.Random) -> np.ndarray:
+    """`wash` at strengths drawn from the range a VAE round trip shows (training and calibration alike)."""
+    return wash(image, rng.uniform(0.45, 0.9), rng.uniform(0.8, 2.5), rng.uniform(0.0, 1.0), rng.uniform(0.0, 0.2))
 
 
 def wash(image: np.ndarray, chroma: float, bleed: float, soften: float, lift: float = 0.0) -> np.ndarray:
