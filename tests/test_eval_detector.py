@@ -12,7 +12,11 @@ from tfgen.errors import TfgenError  # noqa: E402
 from tfgen.eval.detector import (  # noqa: E402
     CONFIG_FILE, WEIGHTS_FILE, DetectorConfig, WorldDetector, box_iou, decode, load_judge, save_detector,
 )
-from tfgen.eval.detector_train import IGNORE, TrainingScenes, build_targets, detector_loss  # noqa: E402
+from tfgen.eval.detector_loss import IGNORE, detector_loss  # noqa: E402
+from tfgen.eval.detector_train import TrainingScenes, build_targets  # noqa: E402
+
+# The shipped shape (full-resolution input, strided stem, grid 32) and the earlier one (64 px, grid 16).
+SHAPES = [DetectorConfig(internal_size=128, stem_stride=2), DetectorConfig(internal_size=64, stem_stride=1)]
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +35,8 @@ def _perfect_maps(tg, cfg: DetectorConfig):
             "acc_colour": onehot(tg["acc_colour"], len(cfg.colours))}
 
 
-def test_targets_decode_back_to_the_annotations(scenes):
-    cfg = DetectorConfig()
+@pytest.mark.parametrize("cfg", SHAPES, ids=["fine", "coarse"])
+def test_targets_decode_back_to_the_annotations(scenes, cfg):
     anns = [a for _, a in scenes]
     tg = build_targets(anns, cfg)
     g = cfg.grid
@@ -50,9 +54,10 @@ def test_targets_decode_back_to_the_annotations(scenes):
                 assert best.accessory == "none"
 
 
-def test_loss_is_finite_and_falls_on_a_few_steps(scenes):
+@pytest.mark.parametrize("stem_stride", [2, 1])
+def test_loss_is_finite_and_falls_on_a_few_steps(scenes, stem_stride):
     torch.manual_seed(0)
-    cfg = DetectorConfig(widths=(8, 8, 16, 16))
+    cfg = DetectorConfig(widths=(8, 8, 16, 16), internal_size=64 * stem_stride, stem_stride=stem_stride)
     model = WorldDetector(cfg)
     import numpy as np
 
@@ -242,7 +247,7 @@ def test_resample_softens_edges_but_keeps_flat_regions():
 
 
 def test_edge_loss_is_zero_on_true_boxes_and_grows_with_box_error(scenes):
-    from tfgen.eval.detector_train import detector_loss
+    from tfgen.eval.detector_loss import detector_loss
 
     cfg = DetectorConfig()
     tg = build_targets([a for _, a in scenes], cfg)

@@ -2,9 +2,10 @@
 
 Conventions: images are (B, 3, H, W) float in [0, 1] (or PIL / uint8 arrays through `detect`);
 boxes are pixels of the input image, [x0, y0, x1, y1], origin top-left, y down. The network
-averages the input down to `internal_size` and predicts, on a `grid` x `grid` map, one
-heatmap per class (a peak at each object's centre), the box size, the centre's sub-cell offset,
-the object's colour among GenEval's ten, and for characters the accessory kind and its colour.
+averages the input down to `internal_size` and predicts, on a `grid` x `grid` map (stride 4 of
+the internal image), one heatmap per class (a peak at each object's centre), the box size, the
+centre's sub-cell offset, the object's colour among GenEval's ten, and for characters the
+accessory kind and its colour.
 Trained only on storyworld renders (tfgen.eval.detector_train); weights ship in
 tfgen/assets/detector/ as safetensors plus a JSON config.
 """
@@ -37,7 +38,13 @@ def default_detector_dir() -> Path:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Sizes and vocabularies; `widths` are the channels at strides 1, 2, 4 and 8 of the internal image."""
+    """Sizes and vocabularies; `widths` are the channels of the stem and the three downsampling stages.
+
+    With `stem_stride` 1 they sit at strides 1, 2, 4, 8 of the internal image and the heads read stride 4;
+    with 2 (a full-resolution internal image read by a strided stem) at 2, 4, 8, 16, and one more
+    top-down step brings the heads back to stride 4: the same cost per input pixel beyond the stem, a
+    grid twice as fine (overlapping instances get their own peaks) and no averaging away of thin detail.
+    """
 
     classes: tuple[str, ...] = field(default_factory=lambda: tuple(sorted(all_things())))
     colours: tuple[str, ...] = COLOUR_NAMES
@@ -45,6 +52,7 @@ class DetectorConfig:
     image_size: int = 128
     internal_size: int = 64
     widths: tuple[int, int, int, int] = (24, 48, 96, 128)
+    stem_stride: int = 1
     score_threshold: float = 0.3
     max_detections: int = 16
     # of two detections whose boxes overlap by this IoU or more, the surer stays: two classes guessed
@@ -85,6 +93,7 @@ class DetectorConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise TfgenError(f"unknown detector config keys: {', '.join(unknown)}", where=where)
+        data = {"stem_stride": 1} | data  # written before the key existed: a stride-1 stem
         try:
             return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
         except TypeError as exc:
@@ -120,34 +129,46 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 
 class WorldDetector(nn.Module):
-    """Encoder to stride 8 (context), one skip back to stride 4, then 1x1 heads."""
+    """Encoder down to the coarsest stage (context), skips back up to stride 4, then 1x1 heads."""
 
     def __init__(self, cfg: DetectorConfig):
         super().__init__()
+        if cfg.stem_stride not in (1, 2) or cfg.internal_size % (8 * cfg.stem_stride):
+            raise TfgenError(f"unsupported detector shape: stem_stride {cfg.stem_stride}, internal_size {cfg.internal_size}")
         self.cfg = cfg
         w1, w2, w4, w8 = cfg.widths
-        self.stem = _conv(3, w1)
+        self.stem = _conv(3, w1, cfg.stem_stride)
         self.down2 = _conv(w1, w2, 2)
         self.down4 = nn.Sequential(_conv(w2, w4, 2), _conv(w4, w4))
         self.down8 = nn.Sequential(_conv(w4, w8, 2), _conv(w8, w8), _conv(w8, w8))
         self.lateral = nn.Conv2d(w8, w4, 1)
         self.fuse = _conv(w4, w4)
-        self.head = nn.Conv2d(w4, cfg.head_channels, 1)
+        head_in = w4
+        if cfg.stem_stride == 2:  # one more step up, to down2's map (stride 4)
+            self.lateral_fine = nn.Conv2d(w4, w2, 1)
+            self.fuse_fine = _conv(w2, w2)
+            head_in = w2
+        self.head = nn.Conv2d(head_in, cfg.head_channels, 1)
         n = len(cfg.classes)
         with torch.no_grad():  # start the heatmap near "nothing here" (CenterNet's prior)
             self.head.bias[:n].fill_(-4.0)
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """images (B, 3, H, W) in [0, 1] -> raw head maps, each (B, K, G, G)."""
+    def encode(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """images (B, 3, H, W) in [0, 1] -> the down2, down4 and down8 maps (finest first)."""
         size = self.cfg.internal_size
         if images.shape[-1] != size:
             images = F.interpolate(images, size=(size, size), mode="area")
-        x = (images - 0.5) / 0.25
-        s4 = self.down4(self.down2(self.stem(x)))
-        s8 = self.down8(s4)
-        up = F.interpolate(self.lateral(s8), scale_factor=2.0, mode="nearest")
-        out = self.head(self.fuse(s4 + up))
-        return split_heads(out, self.cfg)
+        s2 = self.down2(self.stem((images - 0.5) / 0.25))
+        s4 = self.down4(s2)
+        return [s2, s4, self.down8(s4)]
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """images (B, 3, H, W) in [0, 1] -> raw head maps, each (B, K, G, G)."""
+        s2, s4, s8 = self.encode(images)
+        x = self.fuse(s4 + F.interpolate(self.lateral(s8), scale_factor=2.0, mode="nearest"))
+        if self.cfg.stem_stride == 2:
+            x = self.fuse_fine(s2 + F.interpolate(self.lateral_fine(x), scale_factor=2.0, mode="nearest"))
+        return split_heads(self.head(x), self.cfg)
 
 
 def split_heads(out: torch.Tensor, cfg: DetectorConfig) -> dict[str, torch.Tensor]:
@@ -292,15 +313,13 @@ class Judge:
 
     @torch.inference_mode()
     def features(self, images: Sequence[Any]) -> np.ndarray:
-        """Pooled stride-8 features (N, widths[3]) for Frechet distances."""
+        """Pooled features of the coarsest stage (N, widths[3]) for Frechet distances."""
         feats = []
         for i in range(0, len(images), self.batch_size):
             x = to_batch(images[i : i + self.batch_size], self.cfg.image_size)
-            m = self.model
-            x = F.interpolate(x, size=(self.cfg.internal_size,) * 2, mode="area")
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-                s8 = m.down8(m.down4(m.down2(m.stem((x - 0.5) / 0.25))))
-            feats.append(s8.float().mean(dim=(2, 3)).double().numpy())
+                coarse = self.model.encode(x)[-1]
+            feats.append(coarse.float().mean(dim=(2, 3)).double().numpy())
         return np.concatenate(feats) if feats else np.zeros((0, self.cfg.widths[3]))
 
 
@@ -332,7 +351,10 @@ def load_judge(directory: str | Path | None = None) -> Judge:
     if not isinstance(doc, dict) or doc.get("format") != DETECTOR_FORMAT:
         raise TfgenError(f"not a {DETECTOR_FORMAT} file", where=str(cfg_path))
     cfg = DetectorConfig.from_dict(doc.get("config"), where=str(cfg_path))
-    model = WorldDetector(cfg)
+    try:
+        model = WorldDetector(cfg)
+    except TfgenError as exc:
+        raise TfgenError(exc.message, where=str(cfg_path)) from None
     try:
         tensors = safetensors.torch.load_file(str(w_path))
         model.load_state_dict(tensors, strict=True)

@@ -16,7 +16,8 @@ training, as the held-out pairs are, is still found); and
 one class 3-5 times over (some drawn larger, so they overlap more), so overlapping instances are told
 apart. With `heldout_guard` a grey, channel swap or hue turn that would show some object in a held-out
 class/colour look (its swatch's new nearest name) is skipped. An optional L1 loss on the four
-box edges (at object centres) sharpens boxes, which GenEval's position relations are read from.
+box edges (at object centres) sharpens boxes, which GenEval's position relations are read from (the losses:
+tfgen.eval.detector_loss; batches rendered ahead: tfgen.eval.detector_batches).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
 from tfgen.eval.detector import DetectorConfig, WorldDetector
+from tfgen.eval.detector_loss import IGNORE, detector_loss
 from tfgen.world.cast import ACCESSORIES, CHARACTER_SPECIES
 from tfgen.world.colours import COLOUR_NAMES, SWATCHES, nearest_colour_name
 from tfgen.world.sampling import CATEGORY_WEIGHTS, SceneSampler, SamplingError
@@ -40,7 +41,6 @@ from tfgen.world.backgrounds import SETTING_NAMES, VARIANTS_PER_SETTING
 from tfgen.world.scene import ObjectSpec, SceneSpec
 from tfgen.world.sprites import Accessory
 
-IGNORE = -100
 _CHARACTER_CATEGORIES = ("single_object", "two_object", "position", "free", "colors")
 # Where the held-out renders fail most: crowded counts, and classes in colours they rarely wear.
 _HARD_CATEGORIES = ("counting", "counting", "colors", "color_attr", "free")
@@ -297,6 +297,8 @@ def build_targets(annotations: list[list[dict[str, Any]]], cfg: DetectorConfig,
     """
     b, g, n = len(annotations), cfg.grid, len(cfg.classes)
     heat = np.zeros((b, n, g, g), np.float32)
+    heat_weight = np.ones((b, n, g, g), np.float32)  # the focal loss's (1 - heat)^4, 0 at centres
+    flat_centres = set()
     size = np.zeros((b, 2, g, g), np.float32)
     offset = np.zeros((b, 2, g, g), np.float32)
     reg = np.zeros((b, g, g), np.float32)
@@ -316,6 +318,8 @@ def build_targets(annotations: list[list[dict[str, Any]]], cfg: DetectorConfig,
             c = cls_index[a["class"]]
             blob = np.exp(-((xx - jx) ** 2 + (yy - jy) ** 2) / (2 * sigma**2))
             heat[i, c] = np.maximum(heat[i, c], blob)
+            heat_weight[i, c] = np.minimum(heat_weight[i, c], (1.0 - blob) ** 4)
+            flat_centres.add(((i * n + c) * g + jy) * g + jx)
             kind, kcol = _accessory(a, cfg)
             centres.append((jx, jy, cx, cy, (x1 - x0, y1 - y0), col_index[a["colour"]], kind, kcol))
         # Neighbours first, then exact centres, so a centre cell always belongs to its own object.
@@ -334,9 +338,12 @@ def build_targets(annotations: list[list[dict[str, Any]]], cfg: DetectorConfig,
         if not known:
             colour[i] = IGNORE
             acc_colour[i] = IGNORE
+    centres = np.array(sorted(flat_centres), np.int64)
+    heat_weight.reshape(-1)[centres] = 0.0
     t = torch.from_numpy
-    return {"heat": t(heat), "size": t(size), "offset": t(offset), "reg": t(reg), "colour": t(colour),
-            "acc_kind": t(acc_kind), "acc_colour": t(acc_colour)}
+    return {"heat": t(heat), "heat_weight": t(heat_weight), "heat_centres": t(centres), "size": t(size),
+            "offset": t(offset), "reg": t(reg), "colour": t(colour), "acc_kind": t(acc_kind),
+            "acc_colour": t(acc_colour)}
 
 
 def _accessory(ann: dict[str, Any], cfg: DetectorConfig) -> tuple[int, int]:
@@ -346,48 +353,15 @@ def _accessory(ann: dict[str, Any], cfg: DetectorConfig) -> tuple[int, int]:
     return cfg.accessories.index(kind), cfg.colours.index(colour)
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """CenterNet's penalty-reduced focal loss; target is 1 exactly at object centres."""
-    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
-    pos = target.eq(1.0).float()
-    pos_loss = -(torch.log(p) * (1 - p) ** 2 * pos).sum()
-    neg_loss = -(torch.log(1 - p) * p**2 * (1 - target) ** 4 * (1 - pos)).sum()
-    return (pos_loss + neg_loss) / pos.sum().clamp(min=1.0)
-
-
-def box_edges(size: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-    """Size (B, 2, G, G) as image fractions and offset (B, 2, G, G) in cells -> edges (B, 4, G, G) as image fractions.
-
-    Edges are x0, y0, x1, y1 of the box centred at cell + offset, each relative to its cell's corner.
-    """
-    g = size.shape[-1]
-    centre = offset / g
-    return torch.cat([centre - size / 2, centre + size / 2], dim=1)
-
-
-def detector_loss(maps: dict[str, torch.Tensor], tg: dict[str, torch.Tensor], size_weight: float,
-                  edge_weight: float = 0.0) -> dict[str, torch.Tensor]:
-    reg = tg["reg"].unsqueeze(1)  # (B, 1, G, G)
-    denom = reg.sum().clamp(min=1.0)
-    parts = {
-        "heat": focal_loss(maps["heat"].float(), tg["heat"]),
-        "size": size_weight * ((maps["size"].float() - tg["size"]).abs() * reg).sum() / denom,
-        "offset": ((maps["offset"].float() - tg["offset"]).abs() * reg).sum() / denom,
-        "colour": F.cross_entropy(maps["colour"].float(), tg["colour"], ignore_index=IGNORE),
-        "acc_kind": F.cross_entropy(maps["acc_kind"].float(), tg["acc_kind"], ignore_index=IGNORE),
-    }
-    if edge_weight > 0:  # exact centres only: the cells whose box the decoder reads
-        centre = tg["reg"].eq(1.0).unsqueeze(1).float()  # (B, 1, G, G)
-        err = box_edges(maps["size"].float(), maps["offset"].float()) - box_edges(tg["size"], tg["offset"])
-        parts["edges"] = edge_weight * (err.abs() * centre).sum() / centre.sum().clamp(min=1.0)
-    if (tg["acc_colour"] != IGNORE).any():
-        parts["acc_colour"] = F.cross_entropy(maps["acc_colour"].float(), tg["acc_colour"], ignore_index=IGNORE)
-    parts["total"] = sum(parts.values())
-    return parts
-
-
 def make_batch(scenes: TrainingScenes, n: int, rng: random.Random, cfg: DetectorTrainConfig,
                dcfg: DetectorConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """`n` augmented scenes from the stream -> images (n, 3, H, W) in [0, 1] and their grid targets."""
+    return to_tensors(render_batch(scenes, n, rng, cfg), dcfg)
+
+
+def render_batch(scenes: TrainingScenes, n: int, rng: random.Random,
+                 cfg: DetectorTrainConfig) -> tuple[np.ndarray, list[list[dict[str, Any]]], list[bool]]:
+    """`n` augmented scenes -> images (n, H, W, 3) uint8, their annotations, and whether each keeps its colours."""
     images, anns, known = [], [], []
     for _ in range(n):
         img, a = scenes.next()
@@ -411,53 +385,66 @@ def make_batch(scenes: TrainingScenes, n: int, rng: random.Random, cfg: Detector
                 img, known[-1] = rotate_hue(img, angle), False
         images.append(img)
         anns.append(a)
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255.0)
-    return x, build_targets(anns, dcfg, known)
+    return np.stack(images), anns, known
+
+
+def to_tensors(rendered: tuple[np.ndarray, list[list[dict[str, Any]]], list[bool]],
+               dcfg: DetectorConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    images, anns, known = rendered
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0), build_targets(anns, dcfg, known)
 
 
 def train_detector(cfg: DetectorTrainConfig, dcfg: DetectorConfig | None = None,
                    on_log: Callable[[int, dict[str, float]], None] | None = None,
                    on_checkpoint: Callable[[int, WorldDetector], None] | None = None,
                    checkpoint_every: int = 500, init: WorldDetector | None = None,
-                   start_position: int = 0, stop_after: int | None = None) -> WorldDetector:
-    """Train with AdamW, linear warm-up and cosine decay; deterministic for a seed.
+                   start_position: int = 0, stop_after: int | None = None, workers: int = 0) -> WorldDetector:
+    """Train with AdamW, linear warm-up and cosine decay; deterministic for a seed, whatever `workers`.
 
     `init` continues from a trained detector (a second phase); `start_position` skips the scenes
     an earlier phase already saw, so no scene is shown twice. `stop_after` ends the run early
-    (the schedule still spans `cfg.steps`).
+    (the schedule still spans `cfg.steps`). `workers` processes render the batches ahead
+    (tfgen.eval.detector_batches); 0 renders them between steps.
     """
+    from tfgen.eval.detector_batches import TrainingBatches
+
     dcfg = init.cfg if init is not None else (dcfg or DetectorConfig())
     torch.manual_seed(cfg.seed)
     model = init if init is not None else WorldDetector(dcfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup)
                                               * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
-    scenes = TrainingScenes(cfg.seed, cfg.character_share, cfg.alone_share, cfg.recolour_share, cfg.hard_share,
-                            cfg.crowd_share, cfg.tight_crowd_share, position=start_position)
-    rng = random.Random(f"tfgen-detector-aug:{cfg.seed}")
     ema = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     t0, running = time.perf_counter(), {}
-    for step in range(1, min(cfg.steps, stop_after or cfg.steps) + 1):
-        model.train()
-        x, tg = make_batch(scenes, cfg.batch_size, rng, cfg, dcfg)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            maps = model(x)
-        parts = detector_loss(maps, tg, cfg.size_weight, cfg.edge_weight)
-        opt.zero_grad(set_to_none=True)
-        parts["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        sched.step()
-        if ema is not None:
-            ema.update()
-        for k, v in parts.items():
-            running[k] = running.get(k, 0.0) + float(v.detach())
-        if on_log and step % cfg.log_every == 0:
-            on_log(step, {k: v / cfg.log_every for k, v in running.items()} | {"s": time.perf_counter() - t0})
-            running = {}
-        if on_checkpoint and step % checkpoint_every == 0:
-            on_checkpoint(step, ema.model if ema is not None else model)
+    last = min(cfg.steps, stop_after or cfg.steps)
+    with TrainingBatches(cfg, start_position, 1, last, workers) as batches:
+        for step, rendered in batches:
+            parts = _train_step(model, opt, ema, to_tensors(rendered, dcfg), cfg)
+            sched.step()
+            for k, v in parts.items():
+                running[k] = running.get(k, 0.0) + v
+            if on_log and step % cfg.log_every == 0:
+                on_log(step, {k: v / cfg.log_every for k, v in running.items()} | {"s": time.perf_counter() - t0})
+                running = {}
+            if on_checkpoint and step % checkpoint_every == 0:
+                on_checkpoint(step, ema.model if ema is not None else model)
     return (ema.model if ema is not None else model).eval()
+
+
+def _train_step(model: WorldDetector, opt: torch.optim.Optimizer, ema: "WeightAverage | None",
+                batch: tuple[torch.Tensor, dict[str, torch.Tensor]], cfg: DetectorTrainConfig) -> dict[str, float]:
+    x, tg = batch
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        maps = model(x)
+    parts = detector_loss(maps, tg, cfg.size_weight, cfg.edge_weight)
+    opt.zero_grad(set_to_none=True)
+    parts["total"].backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    opt.step()
+    if ema is not None:
+        ema.update()
+    return {k: float(v.detach()) for k, v in parts.items()}
 
 
 class WeightAverage:
