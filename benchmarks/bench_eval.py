@@ -38,6 +38,7 @@ def main() -> None:
     rendered = render_images(entries, reps, seed=5)
     images = [img for per in rendered for img in per][: args.images]
     render_s = time.perf_counter() - t0
+    n_scored = sum(len(p) for p in rendered)
     print(f"threads={args.threads} batch={args.batch_size}")
     print(f"render (storyworld ground truth): {len(images) / render_s:.0f} images/s")
     for where in args.detector or [None]:
@@ -51,7 +52,6 @@ def main() -> None:
         t0 = time.perf_counter()
         res = score_images(judge, entries, rendered)
         score_s = time.perf_counter() - t0
-        n_scored = sum(len(p) for p in rendered)
         print(f"  detection: {len(images)} images in {det_s:.2f} s = {len(images) / det_s:.0f} images/s (floor 200)")
         print(f"  compositional scoring (detect + GenEval rules): {n_scored} images in {score_s:.2f} s = "
               f"{n_scored / score_s:.0f} images/s; 500 prompts x 4 images would take {2000 * score_s / n_scored:.0f} s")

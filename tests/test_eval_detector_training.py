@@ -69,7 +69,7 @@ def test_focal_loss_is_finite_where_the_sigmoid_saturates():
 @pytest.mark.parametrize("dcfg", [FINE, DetectorConfig()], ids=["fine", "coarse"])
 def test_targets_carry_the_focal_weights_of_their_heatmap(dcfg):
     cfg = DetectorTrainConfig(crowd_share=0.5, tight_crowd_share=1.0)
-    _, tg = make_batch(scene_stream(cfg, 0), 8, random.Random(0), cfg, dcfg)
+    _, tg = make_batch(scene_stream(cfg), 8, random.Random(0), cfg, dcfg)
     weight, centres = heat_weights(tg["heat"])
     assert torch.equal(centres, tg["heat_centres"]) and centres.numel() >= 8
     assert torch.allclose(weight, tg["heat_weight"], atol=1e-6)
@@ -97,7 +97,7 @@ def test_a_batch_depends_only_on_its_step():
     cfg = DetectorTrainConfig(batch_size=3, hue_share=0.5, decolour_share=0.3, fill_jitter_share=0.3, seed=4)
     with TrainingBatches(cfg, start=10, first=1, last=3) as batches:
         in_order = dict(batches)
-    alone = render_step(scene_stream(cfg, 0), cfg, 10, 3)  # a fresh stream, asked for step 3 only
+    alone = render_step(scene_stream(cfg), cfg, 10, 3)  # a fresh stream, asked for step 3 only
     assert np.array_equal(alone[0], in_order[3][0]) and alone[1:] == in_order[3][1:]
     assert not np.array_equal(in_order[2][0], in_order[3][0])
     with TrainingBatches(cfg, start=10, first=1, last=3, workers=2) as batches:

@@ -15,16 +15,13 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
-
-from tfgen.eval.detector_train import DetectorTrainConfig, TrainingScenes, render_batch
-
-Rendered = tuple[np.ndarray, list[list[dict[str, Any]]], list[bool]]
+from tfgen.eval.detector_train import DetectorTrainConfig, Rendered, TrainingScenes, render_batch
 
 
-def scene_stream(cfg: DetectorTrainConfig, start: int) -> TrainingScenes:
+def scene_stream(cfg: DetectorTrainConfig) -> TrainingScenes:
+    """The config's scene stream; render_step moves it to each step's scenes."""
     return TrainingScenes(cfg.seed, cfg.character_share, cfg.alone_share, cfg.recolour_share, cfg.hard_share,
-                          cfg.crowd_share, cfg.tight_crowd_share, position=start)
+                          cfg.crowd_share, cfg.tight_crowd_share)
 
 
 def render_step(scenes: TrainingScenes, cfg: DetectorTrainConfig, start: int, step: int) -> Rendered:
@@ -34,7 +31,7 @@ def render_step(scenes: TrainingScenes, cfg: DetectorTrainConfig, start: int, st
 
 
 def _produce(cfg: DetectorTrainConfig, start: int, steps: range, queue: Any) -> None:
-    scenes = scene_stream(cfg, start)
+    scenes = scene_stream(cfg)
     for step in steps:
         queue.put(render_step(scenes, cfg, start, step))
 
@@ -71,7 +68,7 @@ class TrainingBatches:
 
     def __iter__(self) -> Iterator[tuple[int, Rendered]]:
         if not self.workers:
-            scenes = scene_stream(self.cfg, self.start)
+            scenes = scene_stream(self.cfg)
             for step in range(self.first, self.last + 1):
                 yield step, render_step(scenes, self.cfg, self.start, step)
             return

@@ -97,5 +97,3 @@ def detector_loss(maps: dict[str, torch.Tensor], tg: dict[str, torch.Tensor], si
         parts["acc_colour"] = F.cross_entropy(maps["acc_colour"].float(), tg["acc_colour"], ignore_index=IGNORE)
     parts["total"] = sum(parts.values())
     return parts
-
-

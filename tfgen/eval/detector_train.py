@@ -41,6 +41,8 @@ from tfgen.world.backgrounds import SETTING_NAMES, VARIANTS_PER_SETTING
 from tfgen.world.scene import ObjectSpec, SceneSpec
 from tfgen.world.sprites import Accessory
 
+# A rendered batch: images (B, H, W, 3) uint8, each image's annotations, and whether each keeps its colours.
+Rendered = tuple[np.ndarray, list[list[dict[str, Any]]], list[bool]]
 _CHARACTER_CATEGORIES = ("single_object", "two_object", "position", "free", "colors")
 # Where the held-out renders fail most: crowded counts, and classes in colours they rarely wear.
 _HARD_CATEGORIES = ("counting", "counting", "colors", "color_attr", "free")
@@ -359,9 +361,8 @@ def make_batch(scenes: TrainingScenes, n: int, rng: random.Random, cfg: Detector
     return to_tensors(render_batch(scenes, n, rng, cfg), dcfg)
 
 
-def render_batch(scenes: TrainingScenes, n: int, rng: random.Random,
-                 cfg: DetectorTrainConfig) -> tuple[np.ndarray, list[list[dict[str, Any]]], list[bool]]:
-    """`n` augmented scenes -> images (n, H, W, 3) uint8, their annotations, and whether each keeps its colours."""
+def render_batch(scenes: TrainingScenes, n: int, rng: random.Random, cfg: DetectorTrainConfig) -> Rendered:
+    """The next `n` scenes of the stream, augmented."""
     images, anns, known = [], [], []
     for _ in range(n):
         img, a = scenes.next()
@@ -388,8 +389,7 @@ def render_batch(scenes: TrainingScenes, n: int, rng: random.Random,
     return np.stack(images), anns, known
 
 
-def to_tensors(rendered: tuple[np.ndarray, list[list[dict[str, Any]]], list[bool]],
-               dcfg: DetectorConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def to_tensors(rendered: Rendered, dcfg: DetectorConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     images, anns, known = rendered
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0), build_targets(anns, dcfg, known)
 
