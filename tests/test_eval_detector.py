@@ -356,3 +356,38 @@ def test_tight_crowds_are_drawn_larger():
     assert scales and all(1.15 <= s <= 1.4 for s in scales)
     plain = loose._crowd(random.Random("crowd:0"))
     assert plain is None or plain.spec.scale == 1.0
+
+
+def _pooled_peaks(logits: torch.Tensor, threshold: float, k: int) -> list[list[tuple[float, int]]]:
+    """The reference: max-pool the sigmoid of every map, keep local maxima above threshold, best k."""
+    heat = torch.sigmoid(logits.float())
+    peaks = (heat * (torch.nn.functional.max_pool2d(heat, 3, 1, 1) == heat)).flatten(1)
+    out = []
+    for row in peaks:
+        idx = (row > threshold).nonzero().flatten().tolist()
+        out.append(sorted(((float(row[i]), i) for i in idx), key=lambda p: (-p[0], p[1]))[:k])
+    return out
+
+
+@pytest.mark.parametrize("threshold,k", [(0.25, 32), (0.6, 32), (0.25, 3), (0.05, 1000)])
+def test_peaks_from_the_threshold_equal_max_pooling_every_map(threshold, k):
+    from tfgen.eval.detector import find_peaks
+
+    gen = torch.Generator().manual_seed(5)
+    logits = torch.randn(4, 7, 9, 9, generator=gen) * 2.0 - 1.0  # distinct values: no ties
+    logits[2] = -30.0  # an image with no peak at all
+    image, score, flat = find_peaks(logits, threshold, k)
+    got = [[(float(s), int(f)) for i, s, f in zip(image, score, flat) if i == b] for b in range(4)]
+    want = _pooled_peaks(logits, threshold, k)
+    assert got == want and got[2] == [] and sum(map(len, want)) > 4
+    assert image.tolist() == sorted(image.tolist())  # grouped by image
+
+
+def test_peaks_of_bf16_maps_are_those_of_their_float_values():
+    from tfgen.eval.detector import find_peaks
+
+    logits = (torch.randn(3, 5, 8, 8, generator=torch.Generator().manual_seed(8)) * 3.0).bfloat16()
+    image, score, flat = find_peaks(logits, 0.3, 1000)
+    want = _pooled_peaks(logits, 0.3, 1000)  # ties are possible in bf16: compare as sets
+    got = [{(float(s), int(f)) for i, s, f in zip(image, score, flat) if i == b} for b in range(3)]
+    assert got == [set(w) for w in want]

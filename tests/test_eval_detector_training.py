@@ -121,3 +121,26 @@ def test_build_targets_marks_every_centre_once():
              {"class": "cat", "box": [10, 10, 30, 30], "colour": "red"}]]  # one object annotated twice
     tg = build_targets(anns, FINE)
     assert tg["heat_centres"].numel() == 1 and float(tg["heat_weight"].flatten()[tg["heat_centres"][0]]) == 0.0
+
+
+def test_whole_world_batches_show_held_out_compositions_and_the_default_never_does():
+    from tfgen.world.heldout import load_heldout
+
+    heldout = load_heldout()
+    shown = {}
+    for whole in (False, True):
+        stream = scene_stream(DetectorTrainConfig(whole_world=whole))
+        shown[whole] = sum(bool(heldout.violations(stream.next()[1])) for _ in range(40))
+    assert shown[False] == 0 and shown[True] >= 4, shown
+
+
+def test_nothing_held_out_keeps_the_prompts_and_allows_every_composition():
+    from tfgen.world.heldout import load_heldout
+
+    heldout = load_heldout()
+    everything = heldout.nothing_held_out()
+    assert everything.prompts() == heldout.prompts()
+    entry = next(e for e in heldout.entries if e["category"] == "colors")
+    c = entry["composition"]
+    anns = [{"class": c["class"], "colour": c["colour"]}]
+    assert heldout.violations(anns) and not everything.violations(anns)

@@ -16,12 +16,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from tfgen.eval.detector_train import DetectorTrainConfig, Rendered, TrainingScenes, render_batch
+from tfgen.world.heldout import load_heldout
+from tfgen.world.sampling import SceneSampler
 
 
 def scene_stream(cfg: DetectorTrainConfig) -> TrainingScenes:
     """The config's scene stream; render_step moves it to each step's scenes."""
+    heldout = load_heldout()
+    sampler = SceneSampler(heldout=heldout.nothing_held_out() if cfg.whole_world else heldout)
     return TrainingScenes(cfg.seed, cfg.character_share, cfg.alone_share, cfg.recolour_share, cfg.hard_share,
-                          cfg.crowd_share, cfg.tight_crowd_share)
+                          cfg.crowd_share, cfg.tight_crowd_share, sampler=sampler)
 
 
 def render_step(scenes: TrainingScenes, cfg: DetectorTrainConfig, start: int, step: int) -> Rendered:

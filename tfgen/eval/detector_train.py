@@ -3,8 +3,10 @@
 Targets live on the detector's grid (G x G cells of `cfg.cell` input pixels): a Gaussian peak per
 object in its class heatmap (exactly 1 at the centre cell), and the box size, sub-cell offset,
 colour and accessory on the 3x3 cells around the centre, so a peak found one cell off still reads
-the right attributes. Scenes come from the SceneSampler (held-out compositions excluded), a share
-of them with one or two story characters wearing a coloured hat or cap.
+the right attributes. Scenes come from the SceneSampler (held-out compositions excluded, unless
+`whole_world`: the judge must read the held-out compositions the model never saw, and may learn them,
+as GenEval's detector saw every COCO class in every colour), a share of them with one or two story
+characters wearing a coloured hat or cap.
 
 Augmentations (each a share of images, off by default so earlier phases reproduce): blur, noise, JPEG,
 down-up resampling and washing (paler, bled colour: the softening a VAE round trip does, written by
@@ -69,6 +71,7 @@ class DetectorTrainConfig:
     wash_share: float = 0.0  # colour washed out and bled (chroma scaled down, blurred wider than luma): small fills
     tight_crowd_share: float = 0.0  # of the crowd scenes, those drawn larger (scale 1.15-1.4): more overlap
     heldout_guard: bool = False  # grey, channel swaps and hue turns skipped where one paints a held-out pair
+    whole_world: bool = False  # scenes may show the held-out compositions (a judge, unlike the model, may see them)
     blur_share: float = 0.3  # softened images, so VAE-decoded pictures still read
     noise_share: float = 0.3
     seed: int = 0

@@ -20,7 +20,7 @@ import hashlib
 import itertools
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -126,6 +126,11 @@ class HeldOut:
     colours: frozenset[tuple[str, str]]
     colour_pairs: frozenset[frozenset[tuple[str, str]]]
     characters: frozenset[tuple[str, str]]
+
+    def nothing_held_out(self) -> "HeldOut":
+        """The same prompts with no composition withheld: every scene may train (a judge's data, not a model's)."""
+        none: frozenset = frozenset()
+        return replace(self, pairs=none, counts=none, colours=none, colour_pairs=none, characters=none)
 
     def prompts(self, category: str | None = None) -> list[str]:
         return [e["prompt"] for e in self.entries if category is None or e["category"] == category]
