@@ -254,7 +254,7 @@ def test_edge_loss_is_zero_on_true_boxes_and_grows_with_box_error(scenes):
     maps = _perfect_maps(tg, cfg)
     assert float(detector_loss(maps, tg, 5.0, edge_weight=10.0)["edges"]) < 1e-6
     assert "edges" not in detector_loss(maps, tg, 5.0)  # off by default: earlier phases reproduce
-    shifted = dict(maps, offset=maps["offset"] + 0.125)  # one pixel right and down (a cell is 8 px)
+    shifted = dict(maps, offset=maps["offset"] + 1 / cfg.cell)  # one pixel right and down (offsets are in cells)
     grown = dict(maps, size=maps["size"] + 2 / 128)  # two pixels wider and taller
     e_shift = float(detector_loss(shifted, tg, 5.0, edge_weight=1.0)["edges"])
     e_grow = float(detector_loss(grown, tg, 5.0, edge_weight=1.0)["edges"])

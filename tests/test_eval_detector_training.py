@@ -66,7 +66,7 @@ def test_focal_loss_is_finite_where_the_sigmoid_saturates():
     assert torch.isfinite(loss) and float(loss) > 100 and torch.isfinite(grad).all() and (grad[target < 1] > 0).all()
 
 
-@pytest.mark.parametrize("dcfg", [FINE, DetectorConfig()], ids=["fine", "coarse"])
+@pytest.mark.parametrize("dcfg", [FINE, DetectorConfig(internal_size=64, stem_stride=1)], ids=["fine", "coarse"])
 def test_targets_carry_the_focal_weights_of_their_heatmap(dcfg):
     cfg = DetectorTrainConfig(crowd_share=0.5, tight_crowd_share=1.0)
     _, tg = make_batch(scene_stream(cfg), 8, random.Random(0), cfg, dcfg)

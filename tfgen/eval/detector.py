@@ -2,8 +2,8 @@
 
 Conventions: images are (B, 3, H, W) float in [0, 1] (or PIL / uint8 arrays through `detect`);
 boxes are pixels of the input image, [x0, y0, x1, y1], origin top-left, y down. The network
-averages the input down to `internal_size` and predicts, on a `grid` x `grid` map (stride 4 of
-the internal image), one heatmap per class (a peak at each object's centre), the box size, the
+averages the input down to `internal_size` (the shipped detector keeps all 128 px) and predicts, on a
+`grid` x `grid` map (stride 4 of the internal image), one heatmap per class (a peak at each object's centre), the box size, the
 centre's sub-cell offset, the object's colour among GenEval's ten, and for characters the
 accessory kind and its colour.
 Trained only on storyworld renders (tfgen.eval.detector_train); weights ship in
@@ -51,9 +51,9 @@ class DetectorConfig:
     colours: tuple[str, ...] = COLOUR_NAMES
     accessories: tuple[str, ...] = (NO_ACCESSORY,) + ACCESSORIES
     image_size: int = 128
-    internal_size: int = 64
+    internal_size: int = 128  # the shipped shape: full resolution through a strided stem, a 32 x 32 grid
     widths: tuple[int, int, int, int] = (24, 48, 96, 128)
-    stem_stride: int = 1
+    stem_stride: int = 2
     score_threshold: float = 0.3
     max_detections: int = 16
     # of two detections whose boxes overlap by this IoU or more, the surer stays: two classes guessed
