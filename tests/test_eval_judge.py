@@ -25,11 +25,12 @@ SEED = 11
 # count 0.997, colour 0.992, relative position 0.983 as GenEval's full relation set, accessory 1.0)
 # meets the 0.97 on every task, and scores ground-truth renders of all 553 GenEval prompts
 # 0.99 overall (counting 1.0). Still below on this subset: counting 16 of 17 on the ground truth and
-# 1 of 17 passed on the hard negatives, both from one scene drawn at seed 11: small knives (32 x 6 px)
-# on a grey road, one of which gets almost no heat (0.12), so "four knives" reads 3 and its negative,
-# four knives asked as three, passes; and the VAE round trip's counting 15 of 17 (the VAE erases the
-# lamps of small traffic lights, and the same knives). Those tests are strict xfails: once they pass,
-# CI fails and the marker must come off. The guards hold today's level.
+# 1 of 17 passed on the hard negatives, both small knives (about 32 x 6 px) at seed 11: in "four knives"
+# one knife overlapping another in a row gets knife heat 0.20 (threshold 0.25) and reads as 3; the hard
+# negative drawing four knives for "three knives" puts one on a grey road, heat 0.16, and passes. And
+# the VAE round trip's counting, 15 of 17 (the VAE erases the lamps of small traffic lights, and the
+# same knives). Those tests are strict xfails: once they pass, CI fails and the marker must come off.
+# The guards hold today's level.
 BELOW_SPEC = pytest.mark.xfail(reason="below the issue's marks (see the comment above)", strict=True)
 
 
