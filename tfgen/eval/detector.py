@@ -2,10 +2,10 @@
 
 Conventions: images are (B, 3, H, W) float in [0, 1] (or PIL / uint8 arrays through `detect`);
 boxes are pixels of the input image, [x0, y0, x1, y1], origin top-left, y down. The network
-averages the input down to `internal_size` (the shipped detector keeps all 128 px) and predicts, on a
-`grid` x `grid` map (stride 4 of the internal image), one heatmap per class (a peak at each object's centre), the box size, the
-centre's sub-cell offset, the object's colour among GenEval's ten, and for characters the
-accessory kind and its colour.
+averages the input down to `internal_size` (the shipped detector keeps all 128 px) and predicts, on
+a `grid` x `grid` map (stride 4 of the internal image), one heatmap per class (a peak at each
+object's centre), the box size, the centre's sub-cell offset, the object's colour among GenEval's
+ten, and for characters the accessory kind and its colour.
 Trained only on storyworld renders (tfgen.eval.detector_train); weights ship in
 tfgen/assets/detector/ as safetensors plus a JSON config.
 """
@@ -208,7 +208,7 @@ def find_peaks(logits: torch.Tensor, threshold: float, k: int) -> tuple[torch.Te
     only the few cells that clear the threshold are tested (at a 32 x 32 grid, pooling all 133 maps
     cost more than the network).
     """
-    b, n, g, _ = logits.shape
+    b, _, g, _ = logits.shape
     t = min(max(threshold, 1e-6), 1 - 1e-6)
     loose = math.log(t / (1 - t)) - 0.05  # a margin for bf16 rounding; the exact test is on the sigmoid below
     cb, cy, cx = (logits.amax(dim=1) > loose).nonzero(as_tuple=True)  # cells where some class may peak
