@@ -71,19 +71,12 @@ def box_edges(size: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
     return torch.cat([centre - size / 2, centre + size / 2], dim=1)
 
 
-def heat_targets(tg: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The focal loss's inputs: as build_targets precomputes them, else from the heatmap."""
-    if "heat_weight" in tg:
-        return tg["heat_weight"], tg["heat_centres"]
-    return heat_weights(tg["heat"])
-
-
 def detector_loss(maps: dict[str, torch.Tensor], tg: dict[str, torch.Tensor], size_weight: float,
                   edge_weight: float = 0.0) -> dict[str, torch.Tensor]:
     reg = tg["reg"].unsqueeze(1)  # (B, 1, G, G)
     denom = reg.sum().clamp(min=1.0)
     parts = {
-        "heat": FocalLoss.apply(maps["heat"], *heat_targets(tg)),
+        "heat": FocalLoss.apply(maps["heat"], tg["heat_weight"], tg["heat_centres"]),  # build_targets' weights
         "size": size_weight * ((maps["size"].float() - tg["size"]).abs() * reg).sum() / denom,
         "offset": ((maps["offset"].float() - tg["offset"]).abs() * reg).sum() / denom,
         "colour": F.cross_entropy(maps["colour"].float(), tg["colour"], ignore_index=IGNORE),
