@@ -82,6 +82,7 @@ def test_vae_suite_on_a_vae_directory(tmp_path):
     v = json.loads(res.stdout)["suites"]["vae"]
     assert v["images"] == 8 and v["image_size"] == 32
     assert 0 < v["psnr"] < 30  # an untrained VAE reconstructs badly, but measurably
+    assert v["colour_objects"] >= 4 and v["colour_kept"] < 0.5  # and keeps few painted colours (32 px)
 
 
 @pytest.mark.parametrize("args, where", [

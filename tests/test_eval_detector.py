@@ -153,6 +153,34 @@ def test_colour_reader_finds_the_fill_when_the_box_is_a_few_pixels_off():
     assert not wrong
 
 
+def test_colours_kept_counts_a_greyed_fill_as_lost_and_skips_what_the_original_cannot_show():
+    import random as _random
+
+    import numpy as np
+    from PIL import Image
+
+    from tfgen.eval.colour import ColourReader
+    from tfgen.eval.vae import colours_kept
+    from tfgen.world.scene import Composer, ObjectSpec, SceneSpec
+
+    reader = ColourReader()
+    scene = Composer().compose(SceneSpec((ObjectSpec("car", colour="pink"), ObjectSpec("apple", colour="blue")),
+                                         "meadow"), 128, _random.Random(3))
+    image = scene.image
+    assert colours_kept(reader, scene.annotations, image, image) == (2, 2)
+    x0, y0, x1, y1 = scene.annotations[0]["box"]
+    grey = image.copy()
+    grey[y0:y1, x0:x1] = grey[y0:y1, x0:x1].mean(axis=2, keepdims=True).astype(np.uint8)  # the car's chroma gone
+    assert reader.fill_colour(grey, "car", (x0, y0, x1, y1)) != "pink"
+    assert colours_kept(reader, scene.annotations, image, grey) == (2, 1)
+    # halved images with boxes scaled from the 128 px scene: the same answers
+    half = [np.asarray(Image.fromarray(im).resize((64, 64), Image.NEAREST)) for im in (image, grey)]
+    assert colours_kept(reader, scene.annotations, half[0], half[1], scene_size=128) == (2, 1)
+    # a painted colour the original itself does not show (here: annotated wrongly) is not counted at all
+    wrong = [dict(scene.annotations[0], colour="green"), scene.annotations[1]]
+    assert colours_kept(reader, wrong, image, grey) == (1, 1)
+
+
 def test_colour_name_map_matches_the_exact_nearest_swatch_on_swatches():
     import numpy as np
 

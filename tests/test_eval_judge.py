@@ -1,6 +1,7 @@
 """Tests of the judge: the shipped detector + GenEval's rules on ground-truth renders and hard negatives.
 
-Uses a fixed, stratified subset of the held-out prompts (PER_CATEGORY each) to stay fast.
+On every held-out GenEval prompt (553), one render each at SEED: a subset of 20 per category left
+single misses deciding a category (17 counting prompts: one miss is 0.94), and all of them cost ~25 s.
 """
 
 from __future__ import annotations
@@ -19,19 +20,17 @@ from tfgen.eval.detector import load_judge  # noqa: E402
 from tfgen.eval.prompts import COMIC_CATEGORY, GENEVAL_CATEGORIES, prompt_set, render_entry, render_images  # noqa: E402
 from tfgen.world.scene import Composer  # noqa: E402
 
-PER_CATEGORY = 20
 SEED = 11
 # The shipped detector (docs/DETECTOR.md; its detector.json, all 653 held-out renders: presence 0.985,
 # count 0.997, colour 0.992, relative position 0.983 as GenEval's full relation set, accessory 1.0)
-# meets the issue's 0.97 on every task, and scores ground-truth renders of all 553 GenEval prompts
-# 0.99 overall (counting 1.0). Still below on this subset: counting 16 of 17 on the ground truth and
-# 1 of 17 passed on the hard negatives, both small knives (about 32 x 6 px) at seed 11: in "four knives"
-# one knife overlapping another in a row gets knife heat 0.20 (threshold 0.25) and reads as 3; the hard
-# negative drawing four knives for "three knives" puts one on a grey road, heat 0.16, and passes. And
-# the VAE round trip's counting, 15 of 17 (the VAE erases the lamps of small traffic lights, and the
-# same knives). Those tests are strict xfails: once they pass, CI fails and the marker must come off.
-# The guards hold today's level.
-BELOW_SPEC = pytest.mark.xfail(reason="below the issue's marks (see the comment above)", strict=True)
+# meets the issue's 0.97 on every task. At SEED, ground truth 0.994 overall (lowest category counting
+# and colours, 0.988 and 0.989), hard negatives 0.004 (highest counting, 0.025). After the shipped
+# VAE's round trip colour attribution is 0.81: in 12 of its 100 prompts the VAE loses a painted colour
+# (a small pink fill comes back beige or grey, a purple one blue), which no judge can read back, so
+# 0.88 is the most any judge could score there. The issue's 0.90 is asked of the prompts whose colours
+# the round trip keeps, and stays a strict xfail on all of them: a better VAE makes it pass, and CI
+# then fails until the marker comes off. The guards hold today's level.
+BELOW_SPEC = pytest.mark.xfail(reason="the shipped VAE loses 12 of 100 colour-attribution colours", strict=True)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,7 @@ def judge():
 
 @pytest.fixture(scope="module")
 def entries():
-    return list(prompt_set(GENEVAL_CATEGORIES, PER_CATEGORY * len(GENEVAL_CATEGORIES)).entries)
+    return list(prompt_set(GENEVAL_CATEGORIES).entries)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +50,14 @@ def composer():
 
 
 @pytest.fixture(scope="module")
-def positives(judge, entries, composer):
-    return score_images(judge, entries, render_images(entries, 1, SEED, composer=composer))
+def scenes(entries, composer):
+    """The ground-truth render of each entry (render_images' seed and index), annotations kept."""
+    return [render_entry(e, SEED, i * 1000, composer=composer) for i, e in enumerate(entries)]
+
+
+@pytest.fixture(scope="module")
+def positives(judge, entries, scenes):
+    return score_images(judge, entries, [[s.image] for s in scenes])
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +67,10 @@ def negatives(judge, entries, composer):
 
 def test_guard_ground_truth_and_hard_negatives_stay_apart(positives, negatives):
     pos, neg = positives.scores, negatives.scores
-    assert pos["overall"] >= 0.98 and min(pos["categories"].values()) >= 0.94, pos
-    assert neg["overall"] <= 0.02 and max(neg["categories"].values()) <= 0.06, neg
+    assert pos["overall"] >= 0.99 and min(pos["categories"].values()) >= 0.98, pos
+    assert neg["overall"] <= 0.01 and max(neg["categories"].values()) <= 0.03, neg
 
 
-@BELOW_SPEC
 def test_ground_truth_renders_score_at_least_095_per_category(positives):
     res = positives
     cats = res.scores["categories"]
@@ -76,7 +80,6 @@ def test_ground_truth_renders_score_at_least_095_per_category(positives):
     assert not low, f"{low}; {fails[:5]}"
 
 
-@BELOW_SPEC
 def test_hard_negatives_score_at_most_005_per_category(negatives):
     res = negatives
     high = {c: v for c, v in res.scores["categories"].items() if v > 0.05}
@@ -161,9 +164,11 @@ def _trained_vae_dir() -> Path | None:
 
 
 @pytest.fixture(scope="module")
-def round_trips(judge, entries, composer):
-    """GenEval scores of the subset's ground-truth renders after a VAE encode/decode."""
-    from tfgen.eval.vae import load_vae, round_trip
+def round_trips(judge, entries, scenes):
+    """GenEval records of the ground-truth renders after a VAE encode/decode, and per entry whether
+    the round trip kept every painted colour (tfgen.eval.vae.colours_kept)."""
+    from tfgen.eval.colour import ColourReader
+    from tfgen.eval.vae import colours_kept, load_vae, round_trip
 
     where = _trained_vae_dir()
     if where is None:
@@ -171,19 +176,35 @@ def round_trips(judge, entries, composer):
     bundle = load_vae(where)
     if bundle.image_size != 128:
         pytest.skip(f"the VAE at {where} works at {bundle.image_size} px, not 128")
-    images = render_images(entries, 1, SEED, composer=composer)
-    trips = round_trip(bundle, [per[0] for per in images])
-    return score_images(judge, entries, [[t] for t in trips])
+    trips = round_trip(bundle, [s.image for s in scenes])
+    reader = ColourReader()
+    kept = []
+    for scene, trip in zip(scenes, trips):
+        readable, same = colours_kept(reader, scene.annotations, scene.image, trip)
+        kept.append(same == readable)
+    return score_images(judge, entries, [[t] for t in trips]), kept
 
 
 def test_guard_scores_after_a_vae_round_trip(round_trips):
-    cats = round_trips.scores["categories"]
-    assert min(cats.values()) >= 0.88 and round_trips.scores["overall"] >= 0.96, cats
+    scores = round_trips[0].scores
+    assert min(scores["categories"].values()) >= 0.80 and scores["overall"] >= 0.95, scores
+
+
+def test_judge_reads_what_a_vae_round_trip_keeps_at_least_090_per_category(entries, round_trips):
+    res, kept = round_trips
+    assert sum(kept) >= 0.9 * len(kept)  # the filter leaves most prompts in
+    tally: dict[str, list[int]] = {}
+    for e, r, k in zip(entries, res.records, kept):
+        if k:
+            t = tally.setdefault(e["category"], [0, 0])
+            t[0], t[1] = t[0] + 1, t[1] + r["correct"]
+    low = {c: round(right / n, 3) for c, (n, right) in tally.items() if right < 0.90 * n}
+    assert set(tally) == set(GENEVAL_CATEGORIES) and not low, low
 
 
 @BELOW_SPEC
 def test_scores_survive_a_vae_round_trip(round_trips):
-    low = {c: v for c, v in round_trips.scores["categories"].items() if v < 0.90}
+    low = {c: v for c, v in round_trips[0].scores["categories"].items() if v < 0.90}
     assert not low, low
 
 

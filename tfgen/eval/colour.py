@@ -120,6 +120,17 @@ class ColourReader:
         votes = self.votes(image, cls, box, names)
         return None if votes is None else COLOUR_NAMES[int(votes.argmax())]
 
+    def fill_colour(self, image: np.ndarray, cls: str, box: tuple[float, float, float, float]) -> str | None:
+        """The name of the median colour of the fill points laid into `box` as given (no search); None if
+        not recolourable. For true boxes: whether a painted colour is still there after an image changed."""
+        pic = self.pictogram(cls)
+        if pic is None:
+            return None
+        x0, y0, x1, y1 = box
+        rows, cols = _pixels(image.shape, np.array([[(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0]]), pic.fill)
+        median = np.median(image[rows[0], cols[0]], axis=0).round().astype(np.uint8)  # (3,)
+        return COLOUR_NAMES[int(self.name_map(median[None, None])[0, 0])]
+
     def votes(self, image: np.ndarray, cls: str, box: tuple[float, float, float, float],
               names: np.ndarray | None = None) -> np.ndarray | None:
         """(K,) fill points per name in COLOUR_NAMES order, laid into the best-matching box; None when unknown."""
@@ -143,12 +154,17 @@ class ColourReader:
         return _votes(names, cand[best : best + 1], pic.fill, k)[0]
 
 
-def _sample(names: np.ndarray, boxes: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """(C, P) colour indices of the name map at `pts` (box fractions) laid into each (cx, cy, w, h) box."""
-    h, w = names.shape
+def _pixels(shape: tuple[int, ...], boxes: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(C, P) row and column indices of `pts` (box fractions) laid into each (cx, cy, w, h) box."""
+    h, w = shape[:2]
     xs = boxes[:, None, 0] + (pts[None, :, 0] - 0.5) * boxes[:, None, 2]
     ys = boxes[:, None, 1] + (pts[None, :, 1] - 0.5) * boxes[:, None, 3]
-    return names[np.clip(ys.astype(int), 0, h - 1), np.clip(xs.astype(int), 0, w - 1)].astype(np.int64)
+    return np.clip(ys.astype(int), 0, h - 1), np.clip(xs.astype(int), 0, w - 1)
+
+
+def _sample(names: np.ndarray, boxes: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """(C, P) colour indices of the name map at `pts` laid into each box."""
+    return names[_pixels(names.shape, boxes, pts)].astype(np.int64)
 
 
 def _votes(names: np.ndarray, boxes: np.ndarray, pts: np.ndarray, k: int) -> np.ndarray:

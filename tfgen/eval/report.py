@@ -75,6 +75,8 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     if "vae" in s:
         v = s["vae"]
         rows.append(("vae", f"PSNR dB ({v['images']} images at {v['image_size']} px)", _fmt(v["psnr"])))
+        if v.get("colour_kept") is not None:
+            rows.append(("vae", f"painted colours kept ({v['colour_objects']} objects)", _fmt(v["colour_kept"])))
     if "frechet" in s:
         rows.append(("frechet", f"FD on detector features ({s['frechet']['generated']} images)", _fmt(s["frechet"]["distance"])))
     for suite, why in report["skipped"].items():
