@@ -5,7 +5,7 @@ thread. Writes a checkpoint every `--checkpoint-every` steps, then measures held
 on renders of the held-out prompts and the GenEval scores of ground-truth renders and hard negatives,
 and records them in the detector's JSON config. `--calibrate` first picks the score threshold, then
 the suppression IoUs, then the head-colour classes and the colour split on fresh training-distribution
-renders (never on the held-out ones). `--init DIR` continues a detector on scenes past every earlier
+renders (never on the held-out ones); `--colour-map-images N` fits the colour reader's name map first. `--init DIR` continues a detector on scenes past every earlier
 phase's; `--whole-world` lets the held-out compositions into the judge's training (the model never
 sees them; see docs/DETECTOR.md for why the judge may).
 
@@ -66,6 +66,9 @@ def main() -> None:
     ap.add_argument("--calibrate-split", action="store_true",
                     help="choose only the colour split (see DetectorConfig) on training renders, keeping the other "
                          "calibrated values (the threshold and suppression calibrations depend on each other's order)")
+    ap.add_argument("--colour-map-images", type=int, default=0,
+                    help="> 0: fit the colour reader's name map on this many training renders, clean and washed "
+                         "(tfgen.eval.colour_map), before calibrating; 0 keeps --init's map, if any")
     ap.add_argument("--finish-only", action="store_true",
                     help="no training: take --init as it is, (re)calibrate and measure it, save to --out")
     args = ap.parse_args()
@@ -108,12 +111,17 @@ def main() -> None:
 
 
 def finish(model, info: dict, args: argparse.Namespace) -> None:
-    """Calibrate the threshold (optional), measure on the held-out renders, save, print."""
+    """Fit the colour map and calibrate (both optional), measure on the held-out renders, save, print."""
     from dataclasses import replace
 
     from tfgen.eval.accuracy import (calibrate_colour_classes, calibrate_colour_split, calibrate_suppression,
                                      calibrate_threshold, detector_accuracy)
+    from tfgen.eval.colour_map import ColourMapFit, fit_colour_map
 
+    if args.colour_map_images > 0:
+        table, info["colour_map"] = fit_colour_map(ColourMapFit(images=args.colour_map_images), model.cfg.image_size)
+        model.set_colour_map(table)
+        print("colour map:", json.dumps(info["colour_map"]), flush=True)
     if args.calibrate:
         model.cfg = replace(model.cfg, head_colour_classes=())  # judge the reader on every recolourable class
         cal = calibrate_threshold(Judge(model))
@@ -123,7 +131,8 @@ def finish(model, info: dict, args: argparse.Namespace) -> None:
         model.cfg = replace(model.cfg, suppress_iou=sup["suppress_iou"],
                             suppress_iou_same_class=sup["suppress_iou_same_class"])
         info["suppression_calibration"] = sup
-        colour_cal = calibrate_colour_classes(Judge(model))
+        whole_world = any(p and p.get("whole_world") for p in info.get("phases", []))
+        colour_cal = calibrate_colour_classes(Judge(model), floor=1.0 if whole_world else 0.8)
         model.cfg = replace(model.cfg, head_colour_classes=tuple(colour_cal["classes"]))
         info["colour_calibration"] = colour_cal
         split_cal = calibrate_colour_split(Judge(model))

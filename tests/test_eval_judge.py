@@ -22,14 +22,14 @@ from tfgen.world.scene import Composer  # noqa: E402
 
 SEED = 11
 # The shipped detector (docs/DETECTOR.md; its detector.json, all 653 held-out renders: presence 0.985,
-# count 0.997, colour 0.992, relative position 0.983 as GenEval's full relation set, accessory 1.0)
+# count 0.997, colour 0.995, relative position 0.983 as GenEval's full relation set, accessory 1.0)
 # meets the 0.97 on every task. At SEED, ground truth 0.994 overall (lowest category counting
 # and colours, 0.988 and 0.989), hard negatives 0.004 (highest counting, 0.025). After the shipped
-# VAE's round trip colour attribution is 0.81: in 12 of its 100 prompts the VAE loses a painted colour
+# VAE's round trip colour attribution is 0.84: in 12 of its 100 prompts the VAE loses a painted colour
 # (a small pink fill comes back beige or grey, a purple one blue), which no judge can read back, so
 # 0.88 is the most any judge could score there. The 0.90 is asked of the prompts whose colours
-# the round trip keeps, and stays a strict xfail on all of them: a better VAE makes it pass, and CI
-# then fails until the marker comes off. The guards hold today's level.
+# the round trip keeps (colour attribution 0.93 there), and stays a strict xfail on all of them: a
+# better VAE makes it pass, and CI then fails until the marker comes off. The guards hold today's level.
 BELOW_SPEC = pytest.mark.xfail(reason="the shipped VAE loses 12 of 100 colour-attribution colours", strict=True)
 
 
@@ -100,12 +100,20 @@ def test_consistency_sees_the_character_and_rejects_the_wrong_hat_colour(judge, 
     assert res.score <= 1 / 3 + 0.05
 
 
-GUARD_ACCURACY = {"presence": 0.984, "count": 0.996, "colour": 0.991, "position": 0.983, "accessory": 1.0}
+GUARD_ACCURACY = {"presence": 0.984, "count": 0.996, "colour": 0.994, "position": 0.983, "accessory": 1.0}
 
 
 def test_guard_shipped_detector_records_its_accuracy(judge):
     acc = judge.info["heldout_accuracy"]
     assert acc["images"] == 653 and all(acc[t] >= GUARD_ACCURACY[t] for t in TASKS), acc
+
+
+def test_shipped_detector_reads_colours_with_a_map_fitted_on_training_renders(judge):
+    fit = judge.info["colour_map"]
+    assert judge.cfg.colour_map_bins == fit["bins"] == 32 and fit["images"] == fit["rendered"] == 12000
+    assert judge.colour_reader.lut.shape == (32, 32, 32)
+    washed = judge.info["colour_split_calibration"]["table"]["1.01"]["washed"]
+    assert washed >= 0.98, washed  # 0.81 by the nearest swatch
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -187,7 +195,7 @@ def round_trips(judge, entries, scenes):
 
 def test_guard_scores_after_a_vae_round_trip(round_trips):
     scores = round_trips[0].scores
-    assert min(scores["categories"].values()) >= 0.80 and scores["overall"] >= 0.95, scores
+    assert min(scores["categories"].values()) >= 0.83 and scores["overall"] >= 0.955, scores
 
 
 def test_judge_reads_what_a_vae_round_trip_keeps_at_least_090_per_category(entries, round_trips):

@@ -118,7 +118,7 @@ def calibrate_threshold(judge: Judge, n_images: int = 800, seed: int = 0,
     Renders come from the storyworld's SceneSampler (held-out compositions excluded) with their own
     seed, counting scenes drawn twice as often (counting is where thresholds matter most).
     """
-    scenes = _training_renders(judge, n_images, seed, "tfgen-detector-calibration")
+    scenes = training_renders(judge.cfg.image_size, n_images, seed, "tfgen-detector-calibration")
     dets = judge.detect([s.image for s in scenes], threshold=min(candidates))
     table = {t: _presence_and_count(scenes, [[x for x in d if x.score > t] for d in dets]) for t in candidates}
     best = max(candidates, key=lambda t: (table[t]["presence"] + table[t]["count"], -abs(t - 0.3)))
@@ -135,7 +135,7 @@ def calibrate_suppression(judge: Judge, n_images: int = 800, seed: int = 1,
     classes, overlap means two guesses for one object; within a class it may also be a crowd (two forks
     side by side), which a too-low IoU merges. Ties go to the pair nearest (0.7, 0.7), the old default.
     """
-    scenes = _training_renders(judge, n_images, seed, "tfgen-detector-suppression")
+    scenes = training_renders(judge.cfg.image_size, n_images, seed, "tfgen-detector-suppression")
     dets = judge.detect([s.image for s in scenes], suppress_iou=(2.0, 2.0))  # once, nothing suppressed
     table = {pair: _presence_and_count(scenes, [suppress(d, *pair)[: judge.cfg.max_detections] for d in dets])
              for pair in ((a, b) for a in candidates for b in candidates)}
@@ -153,8 +153,8 @@ def _presence_and_count(scenes: list, dets: list[list[Detection]]) -> dict[str, 
     return {k: round(sum(totals[k]) / len(totals[k]), 4) for k in ("presence", "count") if totals.get(k)}
 
 
-def _training_renders(judge: Judge, n_images: int, seed: int, stream: str,
-                      categories: tuple[str, ...] = CALIBRATION_CATEGORIES) -> list:
+def training_renders(image_size: int, n_images: int, seed: int, stream: str,
+                     categories: tuple[str, ...] = CALIBRATION_CATEGORIES) -> list:
     """SceneSampler renders (held-out compositions excluded) cycling through `categories`."""
     import random
 
@@ -164,7 +164,7 @@ def _training_renders(judge: Judge, n_images: int, seed: int, stream: str,
     scenes = []
     for i in range(n_images):
         try:
-            scenes.append(sampler.scene(random.Random(f"{stream}:{seed}:{i}"), judge.cfg.image_size,
+            scenes.append(sampler.scene(random.Random(f"{stream}:{seed}:{i}"), image_size,
                                         categories[i % len(categories)]))
         except SamplingError:
             continue
@@ -176,10 +176,12 @@ def calibrate_colour_classes(judge: Judge, n_images: int = 1500, seed: int = 0, 
     """Recolourable classes whose pixel-read colour is right less than `floor` of the time on training
     renders while the colour head does better: their colour is then taken from the head.
 
-    The head has seen every training class/colour pair, so on training renders it looks better than it
-    is on held-out pairs; hence the reader keeps every class it reads reasonably.
+    A head trained with the held-out compositions excluded has seen every pair these renders show but
+    not the held-out ones, so here it looks better than it is there; for such a detector a floor below 1
+    keeps the reader on every class it reads reasonably. A head trained on the whole world has seen
+    every pair, and a floor of 1 gives it each class it reads better.
     """
-    scenes = _training_renders(judge, n_images, seed, "tfgen-colour-calibration",
+    scenes = training_renders(judge.cfg.image_size, n_images, seed, "tfgen-colour-calibration",
                                ("colors", "color_attr", "free", "counting", "two_object"))
     tally: dict[str, list[int]] = {}
     for scene, dets in zip(scenes, judge.detect([s.image for s in scenes])):
@@ -190,7 +192,7 @@ def calibrate_colour_classes(judge: Judge, n_images: int = 1500, seed: int = 0, 
             t = tally.setdefault(a["class"], [0, 0, 0])  # objects, reader right, head right
             t[0], t[1], t[2] = t[0] + 1, t[1] + (d.colour == a["colour"]), t[2] + (head == a["colour"])
     chosen = sorted(c for c, (n, r, h) in tally.items() if n >= min_objects and r < floor * n and h > r)
-    return {"classes": chosen, "images": len(scenes), "seed": seed,
+    return {"classes": chosen, "floor": floor, "images": len(scenes), "seed": seed,
             "table": {c: {"objects": n, "reader": round(r / n, 3), "head": round(h / n, 3)}
                       for c, (n, r, h) in sorted(tally.items()) if r < n or h < n}}
 
@@ -208,7 +210,7 @@ def calibrate_colour_split(judge: Judge, n_images: int = 800, seed: int = 0,
 
     if judge.colour_reader is None:
         raise ValueError("calibrate_colour_split needs a judge with a colour reader")
-    scenes = _training_renders(judge, n_images, seed, "tfgen-colour-split",
+    scenes = training_renders(judge.cfg.image_size, n_images, seed, "tfgen-colour-split",
                                ("colors", "color_attr", "free", "counting", "two_object"))
     rng = random.Random(f"tfgen-colour-split-wash:{seed}")
     images = [s.image for s in scenes] + [random_wash(s.image, rng) for s in scenes]

@@ -44,25 +44,34 @@ class Pictogram:
     anchor_colours: np.ndarray  # (A,) index into COLOUR_NAMES of each anchor in the pictogram
 
 
+def nearest_swatch_map(levels: int = 1 << _LUT_BITS) -> np.ndarray:
+    """(L, L, L) uint8: index into COLOUR_NAMES of the nearest swatch (CIELAB) to each RGB bin's centre."""
+    step = 256 // levels
+    centres = np.arange(levels) * step + step / 2 - 0.5
+    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1).reshape(-1, 3)
+    d = ((srgb_to_lab(grid)[:, None, :] - _SWATCH_LAB[None]) ** 2).sum(-1)
+    return d.argmin(axis=1).astype(np.uint8).reshape(levels, levels, levels)
+
+
 @dataclass
 class ColourReader:
-    """Per-class pictogram templates (built lazily from the atlas) and the pixel vote."""
+    """Per-class pictogram templates (built lazily from the atlas) and the pixel vote.
 
+    `lut` names each RGB bin: (L, L, L) uint8 indices into COLOUR_NAMES, L a power of two; by default
+    the nearest swatch, or a map fitted on training renders (tfgen.eval.colour_map) that knows how a
+    washed-out fill looks.
+    """
+
+    lut: np.ndarray | None = None
     _templates: dict[str, Pictogram | None] = field(default_factory=dict)
     _kit: object | None = None
-    _lut: np.ndarray | None = None
 
     def name_map(self, image: np.ndarray) -> np.ndarray:
-        """(H, W) index into COLOUR_NAMES of each pixel's nearest swatch (CIELAB) for an (H, W, 3) uint8 image."""
-        if self._lut is None:
-            levels = 1 << _LUT_BITS
-            step = 256 // levels
-            centres = np.arange(levels) * step + step / 2 - 0.5
-            grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1).reshape(-1, 3)
-            d = ((srgb_to_lab(grid)[:, None, :] - _SWATCH_LAB[None]) ** 2).sum(-1)
-            self._lut = d.argmin(axis=1).astype(np.uint8).reshape(levels, levels, levels)
-        q = image >> (8 - _LUT_BITS)
-        return self._lut[q[..., 0], q[..., 1], q[..., 2]]
+        """(H, W) index into COLOUR_NAMES of each pixel of an (H, W, 3) uint8 image, by `lut`."""
+        if self.lut is None:
+            self.lut = nearest_swatch_map()
+        q = image >> (8 - (self.lut.shape[0].bit_length() - 1))
+        return self.lut[q[..., 0], q[..., 1], q[..., 2]]
 
     def template(self, cls: str) -> np.ndarray | None:
         """(P, 2) fill-interior points as fractions of the glyph's tight box; None if not recolourable."""
@@ -120,16 +129,23 @@ class ColourReader:
         votes = self.votes(image, cls, box, names)
         return None if votes is None else COLOUR_NAMES[int(votes.argmax())]
 
-    def fill_colour(self, image: np.ndarray, cls: str, box: tuple[float, float, float, float]) -> str | None:
-        """The name of the median colour of the fill points laid into `box` as given (no search); None if
-        not recolourable. For true boxes: whether a painted colour is still there after an image changed."""
+    def fill_pixels(self, image: np.ndarray, cls: str, box: tuple[float, float, float, float]) -> np.ndarray | None:
+        """(P, 3) pixels of `image` at the fill points laid into `box` as given (no search); None if not recolourable."""
         pic = self.pictogram(cls)
         if pic is None:
             return None
         x0, y0, x1, y1 = box
         rows, cols = _pixels(image.shape, np.array([[(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0]]), pic.fill)
-        median = np.median(image[rows[0], cols[0]], axis=0).round().astype(np.uint8)  # (3,)
-        return COLOUR_NAMES[int(self.name_map(median[None, None])[0, 0])]
+        return image[rows[0], cols[0]]
+
+    def fill_colour(self, image: np.ndarray, cls: str, box: tuple[float, float, float, float]) -> str | None:
+        """The nearest swatch to the median of `fill_pixels`; None if not recolourable. For true boxes:
+        whether a painted colour is still there after an image changed (by the swatches, whatever `lut` is)."""
+        pixels = self.fill_pixels(image, cls, box)
+        if pixels is None:
+            return None
+        median = np.median(pixels, axis=0)[None]  # (1, 3)
+        return COLOUR_NAMES[int(((srgb_to_lab(median) - _SWATCH_LAB) ** 2).sum(-1).argmin())]
 
     def votes(self, image: np.ndarray, cls: str, box: tuple[float, float, float, float],
               names: np.ndarray | None = None) -> np.ndarray | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -68,6 +68,9 @@ class DetectorConfig:
     # chooses between the two (a VAE pales small fills: a pink bus splits pink/white); above 1: never.
     # Chosen on training-distribution renders by accuracy.calibrate_colour_split
     colour_split: float = 1.01
+    # > 0: the weights carry a fitted colour-name map of this many bins per channel (tfgen.eval.colour_map),
+    # which the colour reader uses instead of the nearest swatch
+    colour_map_bins: int = 0
 
     @property
     def grid(self) -> int:
@@ -153,6 +156,14 @@ class WorldDetector(nn.Module):
         n = len(cfg.classes)
         with torch.no_grad():  # start the heatmap near "nothing here" (CenterNet's prior)
             self.head.bias[:n].fill_(-4.0)
+        if cfg.colour_map_bins:
+            b = cfg.colour_map_bins
+            self.register_buffer("colour_map", torch.zeros(b, b, b, dtype=torch.uint8))
+
+    def set_colour_map(self, table: np.ndarray) -> None:
+        """Carry `table` ((B, B, B) uint8, tfgen.eval.colour_map) with the weights; the config records B."""
+        self.cfg = replace(self.cfg, colour_map_bins=table.shape[0])
+        self.register_buffer("colour_map", torch.from_numpy(np.ascontiguousarray(table, dtype=np.uint8)))
 
     def encode(self, images: torch.Tensor) -> list[torch.Tensor]:
         """images (B, 3, H, W) in [0, 1] -> the down2, down4 and down8 maps (finest first)."""
@@ -302,7 +313,8 @@ class Judge:
         self.bf16 = bf16  # trained under bf16 autocast; about 3x faster than fp32 here (benchmarks/bench_eval.py)
         from tfgen.eval.colour import ColourReader
 
-        self.colour_reader: ColourReader | None = ColourReader()  # None: the colour head alone
+        lut = model.colour_map.numpy() if model.cfg.colour_map_bins else None
+        self.colour_reader: ColourReader | None = ColourReader(lut)  # None: the colour head alone
 
     def detect(self, images: Sequence[Any], threshold: float | None = None,
                suppress_iou: tuple[float, float] | None = None) -> list[list[Detection]]:
