@@ -74,6 +74,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.finish_only and args.init is None:
         ap.error("--finish-only needs --init")
+    if args.heldout_guard and args.whole_world:
+        ap.error("--heldout-guard guards against held-out looks, which --whole-world lets in: choose one")
     torch.set_num_threads(args.threads)
     cfg = DetectorTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, lr=args.lr,
                               ema_decay=args.ema_decay, warmup=args.warmup, heldout_guard=args.heldout_guard,
