@@ -5,9 +5,10 @@ thread. Writes a checkpoint every `--checkpoint-every` steps, then measures held
 on renders of the held-out prompts and the GenEval scores of ground-truth renders and hard negatives,
 and records them in the detector's JSON config. `--calibrate` first picks the score threshold, then
 the suppression IoUs, then the head-colour classes and the colour split on fresh training-distribution
-renders (never on the held-out ones); `--colour-map-images N` fits the colour reader's name map first. `--init DIR` continues a detector on scenes past every earlier
-phase's; `--whole-world` lets the held-out compositions into the judge's training (the model never
-sees them; see docs/DETECTOR.md for why the judge may).
+renders (never on the held-out ones); `--colour-map-images N` fits the colour reader's name map
+first. `--init DIR` continues a detector on scenes past every earlier phase's; `--whole-world` lets
+the held-out compositions into the judge's training (the model never sees them; see
+docs/DETECTOR.md for why the judge may).
 
 docs/DETECTOR.md records the exact commands of the shipped detector's phases, their measurements, and
 the detectors before it. Batches draw their augmentations from one RNG per step; detectors trained

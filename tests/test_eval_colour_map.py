@@ -12,7 +12,8 @@ torch = pytest.importorskip("torch")
 from tfgen.eval.accuracy import training_renders  # noqa: E402
 from tfgen.eval.colour import ColourReader, nearest_swatch_map  # noqa: E402
 from tfgen.eval.colour_map import ColourMapFit, fit_colour_map  # noqa: E402
-from tfgen.eval.detector import DetectorConfig, Judge, WorldDetector, load_judge, save_detector  # noqa: E402
+from tfgen.errors import TfgenError  # noqa: E402
+from tfgen.eval.detector import CONFIG_FILE, DetectorConfig, Judge, WorldDetector, load_judge, save_detector  # noqa: E402
 from tfgen.eval.detector_train import random_wash  # noqa: E402
 from tfgen.world.colours import COLOUR_NAMES  # noqa: E402
 
@@ -53,3 +54,17 @@ def test_a_detector_carries_its_map_through_save_and_load(tmp_path):
     judge = load_judge(tmp_path)
     assert judge.cfg.colour_map_bins == 16 and (judge.colour_reader.lut == table).all()
     assert judge.colour_reader.name_map(np.full((1, 1, 3), 10, np.uint8))[0, 0] == COLOUR_NAMES.index("purple")
+
+
+def test_a_map_that_is_not_a_power_of_two_cube_is_refused_with_the_file_named(tmp_path):
+    model = WorldDetector(DetectorConfig(widths=(8, 8, 8, 8)))
+    for bad in (np.zeros((24, 24, 24), np.uint8), np.zeros((16, 16, 8), np.uint8)):
+        with pytest.raises(TfgenError):
+            model.set_colour_map(bad)
+    model.set_colour_map(nearest_swatch_map(16))
+    save_detector(tmp_path, model, {})
+    doc = (tmp_path / CONFIG_FILE).read_text().replace('"colour_map_bins": 16', '"colour_map_bins": 24')
+    (tmp_path / CONFIG_FILE).write_text(doc)
+    with pytest.raises(TfgenError, match="power of two") as err:
+        load_judge(tmp_path)
+    assert CONFIG_FILE in err.value.where

@@ -139,6 +139,7 @@ class WorldDetector(nn.Module):
         super().__init__()
         if cfg.stem_stride not in (1, 2) or cfg.internal_size % (8 * cfg.stem_stride):
             raise TfgenError(f"unsupported detector shape: stem_stride {cfg.stem_stride}, internal_size {cfg.internal_size}")
+        _check_colour_map_bins(cfg.colour_map_bins)
         self.cfg = cfg
         w1, w2, w4, w8 = cfg.widths
         self.stem = _conv(3, w1, cfg.stem_stride)
@@ -162,6 +163,9 @@ class WorldDetector(nn.Module):
 
     def set_colour_map(self, table: np.ndarray) -> None:
         """Carry `table` ((B, B, B) uint8, tfgen.eval.colour_map) with the weights; the config records B."""
+        if table.ndim != 3 or len(set(table.shape)) != 1:
+            raise TfgenError(f"a colour map is a (B, B, B) table (got shape {table.shape})")
+        _check_colour_map_bins(table.shape[0])
         self.cfg = replace(self.cfg, colour_map_bins=table.shape[0])
         self.register_buffer("colour_map", torch.from_numpy(np.ascontiguousarray(table, dtype=np.uint8)))
 
@@ -181,6 +185,12 @@ class WorldDetector(nn.Module):
         if self.cfg.stem_stride == 2:
             x = self.fuse_fine(s2 + F.interpolate(self.lateral_fine(x), scale_factor=2.0, mode="nearest"))
         return split_heads(self.head(x), self.cfg)
+
+
+def _check_colour_map_bins(bins: int) -> None:
+    """The colour reader indexes its map by the top bits of each channel: 0 (no map) or a power of two."""
+    if bins and (bins & (bins - 1) or not 2 <= bins <= 256):
+        raise TfgenError(f"colour_map_bins must be 0 or a power of two from 2 to 256 (got {bins})")
 
 
 def split_heads(out: torch.Tensor, cfg: DetectorConfig) -> dict[str, torch.Tensor]:
