@@ -17,7 +17,8 @@ from tfgen.eval.accuracy import TASKS, detector_accuracy  # noqa: E402
 from tfgen.eval.compositional import score_images  # noqa: E402
 from tfgen.eval.consistency import score_comics  # noqa: E402
 from tfgen.eval.detector import load_judge  # noqa: E402
-from tfgen.eval.prompts import COMIC_CATEGORY, GENEVAL_CATEGORIES, prompt_set, render_entry, render_images  # noqa: E402
+from tfgen.eval.prompts import (COMIC_CATEGORY, GENEVAL_CATEGORIES, prompt_set, render_entry,  # noqa: E402
+                                render_images, render_scenes)
 from tfgen.world.scene import Composer  # noqa: E402
 
 SEED = 11
@@ -51,8 +52,8 @@ def composer():
 
 @pytest.fixture(scope="module")
 def scenes(entries, composer):
-    """The ground-truth render of each entry (render_images' seed and index), annotations kept."""
-    return [render_entry(e, SEED, i * 1000, composer=composer) for i, e in enumerate(entries)]
+    """The ground-truth render of each entry, annotations kept."""
+    return [per[0] for per in render_scenes(entries, 1, SEED, composer=composer)]
 
 
 @pytest.fixture(scope="module")

@@ -166,12 +166,18 @@ def _shows_relation(scene: Scene, relation: tuple) -> bool:
     return rel in relative_position(boxes[a], boxes[b])
 
 
+def render_scenes(entries: list[dict[str, Any]], n_per_prompt: int, seed: int, negative: bool = False,
+                  composer: Composer | None = None) -> list[list[Scene]]:
+    """n renders per entry, with their annotations; the k-th of entry i is render_entry's index i * 1000 + k."""
+    composer = composer or Composer()
+    return [[render_entry(e, seed, i * 1000 + k, negative, composer) for k in range(n_per_prompt)]
+            for i, e in enumerate(entries)]
+
+
 def render_images(entries: list[dict[str, Any]], n_per_prompt: int, seed: int, negative: bool = False,
                   composer: Composer | None = None) -> list[list[np.ndarray]]:
     """n renders per entry, as (128, 128, 3) uint8 arrays."""
-    composer = composer or Composer()
-    return [[render_entry(e, seed, i * 1000 + k, negative, composer).image for k in range(n_per_prompt)]
-            for i, e in enumerate(entries)]
+    return [[s.image for s in per] for per in render_scenes(entries, n_per_prompt, seed, negative, composer)]
 
 
 def _other_class(name: str, index: int, avoid: str = "") -> str:

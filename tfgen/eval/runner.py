@@ -167,15 +167,13 @@ def _documents(report, generator, comic_entries, cfg: EvalConfig) -> None:
 
 
 def _vae(report, rows, model: str, cfg: EvalConfig) -> None:
-    from tfgen.eval.prompts import GENEVAL_CATEGORIES, prompt_set, render_entry
+    from tfgen.eval.prompts import GENEVAL_CATEGORIES, prompt_set, render_scenes
     from tfgen.eval.vae import load_vae, run_vae
-    from tfgen.world.scene import Composer
 
     bundle = load_vae(model)
     n = cfg.vae_images if cfg.limit is None else min(cfg.vae_images, cfg.limit)
     entries = list(prompt_set(GENEVAL_CATEGORIES, n).entries)
-    composer = Composer()  # render_images' seeds and indices (PSNR comparable with earlier reports), annotations kept
-    scenes = [render_entry(e, cfg.seed + 4242, i * 1000, composer=composer) for i, e in enumerate(entries)]
+    scenes = [per[0] for per in render_scenes(entries, 1, cfg.seed + 4242)]
     res = run_vae(bundle, [s.image for s in scenes], [s.annotations for s in scenes])
     report["suites"]["vae"] = {"psnr": res.psnr, "psnr_min": res.psnr_min, "images": res.images,
                                "image_size": res.image_size, "colour_kept": res.colour_kept,
