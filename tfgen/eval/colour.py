@@ -44,6 +44,11 @@ class Pictogram:
     anchor_colours: np.ndarray  # (A,) index into COLOUR_NAMES of each anchor in the pictogram
 
 
+def rgb_bins(image: np.ndarray, levels: int) -> np.ndarray:
+    """Each uint8 channel's bin among `levels` (a power of two) equal bins: its top bits."""
+    return image >> (8 - (levels.bit_length() - 1))
+
+
 def nearest_swatch_map(levels: int = 1 << _LUT_BITS) -> np.ndarray:
     """(L, L, L) uint8: index into COLOUR_NAMES of the nearest swatch (CIELAB) to each RGB bin's centre."""
     step = 256 // levels
@@ -70,7 +75,7 @@ class ColourReader:
         """(H, W) index into COLOUR_NAMES of each pixel of an (H, W, 3) uint8 image, by `lut`."""
         if self.lut is None:
             self.lut = nearest_swatch_map()
-        q = image >> (8 - (self.lut.shape[0].bit_length() - 1))
+        q = rgb_bins(image, self.lut.shape[0])
         return self.lut[q[..., 0], q[..., 1], q[..., 2]]
 
     def template(self, cls: str) -> np.ndarray | None:

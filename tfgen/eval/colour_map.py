@@ -37,10 +37,10 @@ class ColourMapFit:
 def fit_colour_map(fit: ColourMapFit, image_size: int = 128) -> tuple[np.ndarray, dict[str, Any]]:
     """The (bins, bins, bins) uint8 map and what went into it."""
     from tfgen.eval.accuracy import training_renders
-    from tfgen.eval.colour import ColourReader, nearest_swatch_map
+    from tfgen.eval.colour import ColourReader, nearest_swatch_map, rgb_bins
     from tfgen.eval.detector_train import random_wash
 
-    reader, k, shift = ColourReader(), len(COLOUR_NAMES), 8 - (fit.bins.bit_length() - 1)
+    reader, k = ColourReader(), len(COLOUR_NAMES)
     votes = np.zeros(fit.bins**3 * k, np.int64)  # flat (bin, colour)
     rng = random.Random(f"tfgen-colour-map-wash:{fit.seed}")
     scenes = training_renders(image_size, fit.images, fit.seed, "tfgen-colour-map", FIT_CATEGORIES)
@@ -53,13 +53,13 @@ def fit_colour_map(fit: ColourMapFit, image_size: int = 128) -> tuple[np.ndarray
                 pixels = reader.fill_pixels(image, a["class"], tuple(a["box"]))
                 if pixels is None:
                     continue
-                q = (pixels >> shift).astype(np.int64)  # (P, 3)
+                q = rgb_bins(pixels, fit.bins).astype(np.int64)  # (P, 3)
                 flat = ((q[:, 0] * fit.bins + q[:, 1]) * fit.bins + q[:, 2]) * k + COLOUR_NAMES.index(a["colour"])
                 votes += np.bincount(flat, minlength=len(votes))
                 objects += 1
+    nearest = nearest_swatch_map(fit.bins)
     votes = votes.reshape(-1, k).astype(np.float64)  # (bins**3, K)
-    votes[np.arange(len(votes)), nearest_swatch_map(fit.bins).reshape(-1)] += fit.prior
+    votes[np.arange(len(votes)), nearest.reshape(-1)] += fit.prior
     table = votes.argmax(axis=1).astype(np.uint8).reshape(fit.bins, fit.bins, fit.bins)
-    info = asdict(fit) | {"rendered": len(scenes), "objects": objects,
-                          "bins_changed": int((table != nearest_swatch_map(fit.bins)).sum())}
+    info = asdict(fit) | {"rendered": len(scenes), "objects": objects, "bins_changed": int((table != nearest).sum())}
     return table, info
